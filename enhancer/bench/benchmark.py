@@ -1,0 +1,178 @@
+"""``enhancer bench``: degrade each HR image by the protocol, run a method and the bicubic baseline, score both."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from enhancer.bench.protocol import bicubic_degrade
+from enhancer.imaging.io import find_images, load_image, save_image
+from enhancer.imaging.metrics import psnr_y, ssim_y
+from enhancer.runtime.jobs import CancelToken, ProgressListener
+from enhancer.runtime.runner import Job, run_job
+
+BASELINE_METHOD = "bicubic"
+
+
+@dataclass
+class Score:
+    """One method's result on one image."""
+
+    psnr: float
+    ssim: float
+    seconds: float
+
+
+@dataclass
+class BenchRow:
+    """All scores for one HR image, keyed by method id."""
+
+    image: str
+    size: tuple[int, int]
+    scores: dict[str, Score] = field(default_factory=dict)
+
+
+@dataclass
+class BenchConfig:
+    """What to measure."""
+
+    method_id: str
+    scale: int
+    dataset: Path
+    limit: int | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    device: str = "auto"
+    seed: int | None = 0
+    save_dir: Path | None = None
+
+
+@dataclass
+class BenchReport:
+    """Per-image rows and means, with the machine they were measured on."""
+
+    config: BenchConfig
+    machine: str
+    rows: list[BenchRow] = field(default_factory=list)
+
+    def methods(self) -> list[str]:
+        return list(self.rows[0].scores) if self.rows else []
+
+    def mean(self, method_id: str) -> Score:
+        scores = [row.scores[method_id] for row in self.rows]
+        return Score(
+            psnr=float(np.mean([s.psnr for s in scores])),
+            ssim=float(np.mean([s.ssim for s in scores])),
+            seconds=float(np.mean([s.seconds for s in scores])),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        config = asdict(self.config)
+        config["dataset"] = str(self.config.dataset)
+        config["save_dir"] = str(self.config.save_dir) if self.config.save_dir else None
+        return {
+            "config": config,
+            "machine": self.machine,
+            "rows": [asdict(row) for row in self.rows],
+            "mean": {m: asdict(self.mean(m)) for m in self.methods()},
+        }
+
+
+def describe_machine() -> str:
+    """CPU model, cores and accelerator, for the report."""
+    from enhancer.runtime.devices import describe_devices
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    return f"{cpu}, {cores} cores; {describe_devices()}"
+
+
+def _score(output: np.ndarray, reference: np.ndarray, scale: int, grey: bool, seconds: float) -> Score:
+    return Score(
+        psnr=psnr_y(output, reference, border=scale, grey=grey),
+        ssim=ssim_y(output, reference, border=scale, grey=grey),
+        seconds=seconds,
+    )
+
+
+def iter_benchmark(
+    config: BenchConfig,
+    listener: ProgressListener | None = None,
+    cancel: CancelToken | None = None,
+) -> Iterator[tuple[BenchRow, BenchReport]]:
+    """Measure image by image, yielding each row as it is done (the CLI prints them live)."""
+    paths = find_images([config.dataset])
+    if not paths:
+        raise FileNotFoundError(f"no images found in {config.dataset}")
+    if config.limit is not None:
+        paths = paths[: config.limit]
+    report = BenchReport(config, describe_machine())
+    methods = [BASELINE_METHOD] if config.method_id == BASELINE_METHOD else [BASELINE_METHOD, config.method_id]
+    for path in paths:
+        original = load_image(path)
+        hr, lr = bicubic_degrade(original.pixels, config.scale)
+        row = BenchRow(path.stem, (hr.shape[1], hr.shape[0]))
+        for method_id in methods:
+            options = config.options if method_id == config.method_id else {}
+            job = Job(original.with_pixels(lr), method_id, config.scale, options, config.device, seed=config.seed)
+            result = run_job(job, listener, cancel)
+            output = result.image.pixels
+            if output.shape != hr.shape:
+                raise RuntimeError(f"{method_id} returned {output.shape} for {path.name}, expected {hr.shape}")
+            row.scores[method_id] = _score(output, hr, config.scale, original.grey, float(result.info["seconds"]))
+            if config.save_dir is not None and method_id == config.method_id:
+                name = f"{path.stem}_{method_id}_x{config.scale}.png"
+                save_image(result.image, config.save_dir / name, overwrite=True)
+        report.rows.append(row)
+        yield row, report
+
+
+def run_benchmark(config: BenchConfig, listener: ProgressListener | None = None) -> BenchReport:
+    """Measure the whole dataset and return the report."""
+    report = BenchReport(config, describe_machine())
+    for _, report in iter_benchmark(config, listener):
+        pass
+    return report
+
+
+def format_row(row: BenchRow) -> str:
+    cells = [f"{m} {s.psnr:6.2f} dB {s.ssim:.4f} {s.seconds:7.2f} s" for m, s in row.scores.items()]
+    return f"{row.image:<12} " + " | ".join(cells)
+
+
+def format_summary(report: BenchReport) -> str:
+    config = report.config
+    lines = [f"mean over {len(report.rows)} images of {config.dataset.name}, x{config.scale} ({report.machine})"]
+    baseline = report.mean(BASELINE_METHOD)
+    for method_id in report.methods():
+        mean = report.mean(method_id)
+        ratio = mean.seconds / baseline.seconds if baseline.seconds > 0 else float("nan")
+        lines.append(
+            f"  {method_id:<10} PSNR-Y {mean.psnr:6.2f} dB  SSIM-Y {mean.ssim:.4f}  "
+            f"{mean.seconds:8.3f} s/image  ({ratio:.1f}x bicubic's time)"
+        )
+    return "\n".join(lines)
+
+
+def write_json(report: BenchReport, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report.to_json(), indent=2), encoding="utf-8")
+
+

@@ -1,0 +1,275 @@
+"""Every command of Enhancer; ``enhancer`` with no arguments opens the app.
+
+Method options are generated from the chosen method's options dataclass, so ``enhancer upscale --method zssr
+--help`` lists ZSSR's knobs with their limits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from enhancer import __version__
+from enhancer.imaging.image import ImageError
+from enhancer.methods.registry import Method, OptionInfo, all_methods, get_method
+from enhancer.runtime.devices import DEVICE_CHOICES, DeviceError
+from enhancer.runtime.jobs import JobCancelled, ProgressUpdate
+
+OUTPUT_FORMATS = ("png", "jpeg", "webp", "tiff", "bmp")
+FORMAT_SUFFIX = {"png": ".png", "jpeg": ".jpg", "webp": ".webp", "tiff": ".tif", "bmp": ".bmp"}
+
+
+def _option_type_name(info: OptionInfo) -> str:
+    return getattr(info.type, "__name__", str(info.type).replace("typing.", ""))
+
+
+def _describe_option(info: OptionInfo) -> str:
+    limits = []
+    if info.choices:
+        limits.append("one of " + ", ".join(map(str, info.choices)))
+    if info.minimum is not None or info.maximum is not None:
+        limits.append(f"{info.minimum if info.minimum is not None else ''}..{info.maximum if info.maximum is not None else ''}")
+    extra = f" [{'; '.join(limits)}]" if limits else ""
+    return f"{info.help} (default: {info.default}){extra}"
+
+
+def _add_method_options(parser: argparse.ArgumentParser, method: Method) -> None:
+    group = parser.add_argument_group(f"options of {method.id}")
+    for info in method.options():
+        if info.type is bool:
+            group.add_argument(info.flag, dest=f"opt_{info.name}", nargs="?", const="true", default=None,
+                               metavar="true|false", help=_describe_option(info))
+        else:
+            group.add_argument(info.flag, dest=f"opt_{info.name}", default=None, metavar=_option_type_name(info).upper(),
+                               help=_describe_option(info))
+
+
+def _method_options(args: argparse.Namespace) -> dict[str, Any]:
+    return {k[4:]: v for k, v in vars(args).items() if k.startswith("opt_") and v is not None}
+
+
+class _CliProgress:
+    """A tqdm bar per file, fed by the job's progress reports."""
+
+    def __init__(self, label: str, quiet: bool) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=1000, desc=label, unit="‰", leave=True, disable=quiet,
+                        bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining} {postfix}")
+
+    def __call__(self, update: ProgressUpdate) -> None:
+        self.bar.n = int(update.fraction * 1000)
+        figures = " ".join(f"{k}={v:.4g}" for k, v in update.figures.items())
+        self.bar.set_postfix_str(f"{update.stage} {update.detail} {figures}".strip(), refresh=False)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _print_error(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+
+
+def cmd_methods(args: argparse.Namespace) -> int:
+    for method in all_methods():
+        scales = ", ".join(f"x{s}" for s in method.scales)
+        print(f"{method.id}: {method.name}\n  {method.purpose}\n  scales: {scales}; devices: {', '.join(method.devices)}"
+              f"; actions: {', '.join(method.actions)}")
+        for info in method.options():
+            print(f"  {info.flag} {_option_type_name(info).upper()}: {_describe_option(info)}")
+        print()
+    return 0
+
+
+def _output_path(out_dir: Path, source: Path, fmt: str | None) -> Path:
+    suffix = FORMAT_SUFFIX[fmt] if fmt else ".png"
+    return out_dir / f"{source.stem}{suffix}"
+
+
+def run_files(
+    paths: list[Path], out_dir: Path, make_job, *, fmt: str | None, quality: int, overwrite: bool, quiet: bool,
+    after_result=None,
+) -> int:
+    """Run one job per file; a bad file is reported and the rest go on. Returns the number that failed."""
+    from enhancer.imaging.io import find_images, save_image
+    from enhancer.runtime.runner import run_job, validate_job
+
+    failures = 0
+    files = find_images(paths)
+    if not files:
+        _print_error("no input images found")
+        return 1
+    for path in files:
+        job = make_job(path)
+        target = _output_path(out_dir, path, fmt)
+        progress = _CliProgress(path.name, quiet)
+        try:
+            validate_job(job)
+            if target.exists() and not overwrite:
+                raise ImageError(target, "output exists (use --overwrite to replace it)")
+            result = run_job(job, progress)
+            progress.close()
+            written = save_image(result.image, target, format=fmt, quality=quality, overwrite=overwrite,
+                                 protect=files)
+            if after_result is not None:
+                after_result(path, result)
+            info = ", ".join(f"{k}={v}" for k, v in result.info.items())
+            if not quiet:
+                print(f"wrote {written} ({info})", file=sys.stderr)
+        except KeyboardInterrupt:
+            progress.close()
+            _print_error("interrupted")
+            return failures + 1
+        except (ImageError, JobCancelled, DeviceError, ValueError, OSError) as error:
+            progress.close()
+            failures += 1
+            _print_error(f"{path}: {error}" if not isinstance(error, ImageError) else str(error))
+    return failures
+
+
+def cmd_upscale(args: argparse.Namespace) -> int:
+    from enhancer.runtime.runner import Job
+
+    options = _method_options(args)
+
+    def make_job(path: Path) -> Job:
+        return Job(path, args.method, args.scale, options, args.device, tile_size=args.tile_size, seed=args.seed,
+                   max_pixels=args.max_pixels)
+
+    failures = run_files([Path(p) for p in args.inputs], Path(args.out_dir), make_job, fmt=args.format,
+                         quality=args.quality, overwrite=args.overwrite, quiet=args.quiet)
+    return 1 if failures else 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from enhancer.bench.benchmark import BenchConfig, format_row, format_summary, iter_benchmark, write_json
+
+    config = BenchConfig(
+        method_id=args.method, scale=args.scale, dataset=Path(args.dataset), limit=args.limit,
+        options=_method_options(args), device=args.device, seed=args.seed,
+        save_dir=Path(args.save_dir) if args.save_dir else None,
+    )
+    report = None
+    for row, report in iter_benchmark(config):
+        print(format_row(row), flush=True)
+    if report is None:
+        _print_error("nothing was measured")
+        return 1
+    print(format_summary(report))
+    if args.json:
+        write_json(report, Path(args.json))
+    return 0
+
+
+def cmd_gui(args: argparse.Namespace) -> int:
+    from enhancer.gui.app import main as gui_main
+
+    files = list(args.files)
+    if args.sample:
+        from enhancer.samples import sample_image_path
+
+        files.insert(0, str(sample_image_path()))
+    return gui_main(files)
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from enhancer.samples import sample_image_path
+
+    print(sample_image_path())
+    return 0
+
+
+def _common_run_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto",
+                        help="where torch/onnxruntime run: auto uses a CUDA GPU when there is one")
+    parser.add_argument("--seed", type=int, default=None, help="random seed, for repeatable results")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def build_parser(method: Method | None = None, command: str | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="enhancer", description="Enlarge and restore photos.")
+    parser.add_argument("--version", action="version", version=f"enhancer {__version__}")
+    sub = parser.add_subparsers(dest="command")
+
+    sub.add_parser("methods", help="list methods and their options").set_defaults(func=cmd_methods)
+
+    gui = sub.add_parser("gui", help="open the app (the default with no command)")
+    gui.add_argument("files", nargs="*", help="images to open")
+    gui.add_argument("--sample", action="store_true", help="also open the bundled sample photo")
+    gui.set_defaults(func=cmd_gui)
+
+    sub.add_parser("sample", help="print the path of the bundled sample photo").set_defaults(func=cmd_sample)
+
+    up = sub.add_parser("upscale", help="enlarge images with a method")
+    up.add_argument("inputs", nargs="+", help="image files or folders")
+    up.add_argument("--method", required=True, help="method id (see `enhancer methods`)")
+    up.add_argument("--scale", type=int, required=True)
+    up.add_argument("--out-dir", required=True, help="folder for the results (DIR/<input stem>.<format>)")
+    up.add_argument("--format", choices=OUTPUT_FORMATS, default=None, help="output format (default png)")
+    up.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (1-100)")
+    up.add_argument("--overwrite", action="store_true", help="replace existing outputs, even an input file")
+    up.add_argument("--tile-size", type=int, default=512, help="tile side in input pixels for large images")
+    up.add_argument("--max-pixels", type=int, default=None, help="refuse inputs larger than this many pixels")
+    _common_run_args(up)
+    up.set_defaults(func=cmd_upscale)
+
+    bench = sub.add_parser("bench", help="measure a method against the papers' protocol")
+    bench.add_argument("--method", required=True)
+    bench.add_argument("--scale", type=int, required=True)
+    bench.add_argument("--dataset", required=True, help="folder of HR images")
+    bench.add_argument("--limit", type=int, default=None, help="measure only the first N images")
+    bench.add_argument("--json", default=None, help="write the report as JSON here")
+    bench.add_argument("--save-dir", default=None, help="save each output image here")
+    _common_run_args(bench)
+    bench.set_defaults(func=cmd_bench, seed=0)
+
+    if method is not None and command in ("upscale", "bench"):
+        _add_method_options(sub.choices[command], method)
+    return parser
+
+
+def _find_method(argv: list[str]) -> Method | None:
+    for index, arg in enumerate(argv):
+        value = None
+        if arg == "--method" and index + 1 < len(argv):
+            value = argv[index + 1]
+        elif arg.startswith("--method="):
+            value = arg.split("=", 1)[1]
+        if value is not None:
+            return get_method(value)
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv:
+        argv = ["gui"]
+    command = next((a for a in argv if not a.startswith("-")), None)
+    try:
+        method = _find_method(argv)
+    except KeyError as error:
+        _print_error(str(error.args[0]))
+        return 2
+    parser = build_parser(method, command)
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args)
+    except (ValueError, KeyError, DeviceError, ImageError, FileNotFoundError) as error:
+        _print_error(str(error.args[0]) if isinstance(error, KeyError) else str(error))
+        return 2
+    except JobCancelled:
+        _print_error("cancelled")
+        return 130
+    except KeyboardInterrupt:
+        _print_error("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

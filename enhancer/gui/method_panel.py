@@ -1,0 +1,284 @@
+"""The method panel, generated from the registry: pick a method, its scale, preset, device and options.
+
+Nothing here knows any particular method: the list, the scales, the action buttons (IRN's Shrink and
+Restore) and every option editor come from the ``Method`` descriptors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from enhancer.gui.library import ImageEntry
+from enhancer.gui.option_editors import OptionEditor, option_label
+from enhancer.gui.settings import AppSettings
+from enhancer.methods.registry import DEVICE_CHOICES, Method, all_methods
+
+ACTION_LABELS = {"upscale": "Enlarge", "shrink": "Shrink", "restore": "Restore"}
+ACTION_TIPS = {
+    "upscale": "Enlarge the current image with this method",
+    "shrink": "Make a smaller image that this method can later restore",
+    "restore": "Enlarge an image this method shrank (only images it made can be restored)",
+}
+DEFAULTS_PRESET = "Defaults"
+LAST_USED_PRESET = "Last used"
+MIN_TILE, MAX_TILE = 64, 8192
+
+
+def method_presets(method: Method) -> dict[str, dict[str, Any]]:
+    """Named option sets a descriptor offers (``Method.presets``, if the registry grows one)."""
+    presets = getattr(method, "presets", None)
+    return dict(presets) if isinstance(presets, dict) else {}
+
+
+class MethodPanel(QWidget):
+    """Method choice and settings; emits ``run_requested(action, every_open_image)``."""
+
+    run_requested = Signal(str, bool)
+    method_changed = Signal(str)
+
+    def __init__(
+        self, settings: AppSettings, methods: list[Method] | None = None, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.settings = settings
+        self.methods = {m.id: m for m in (methods if methods is not None else all_methods())}
+        self.editors: dict[str, OptionEditor] = {}
+        self.action_buttons: dict[str, QPushButton] = {}
+        self._input: ImageEntry | None = None
+        self._cuda_usable = True
+        self._build()
+        last = settings.last_method
+        self.select_method(last if last in self.methods else next(iter(self.methods), ""))
+
+    # -- building -----------------------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        self.method_list = QListWidget()
+        self.method_list.setObjectName("methodList")
+        for method in self.methods.values():
+            item = QListWidgetItem(method.name)
+            item.setData(Qt.ItemDataRole.UserRole, method.id)
+            scales = ", ".join(f"×{scale}" for scale in method.scales)
+            item.setToolTip(f"{method.purpose}\nScales: {scales}; devices: {', '.join(method.devices)}")
+            self.method_list.addItem(item)
+        rows = max(min(len(self.methods), 6), 2)
+        self.method_list.setMaximumHeight(rows * (self.method_list.sizeHintForRow(0) + 2) + 8)
+        self.method_list.currentItemChanged.connect(self._on_method_item)
+
+        self.purpose_label = QLabel()
+        self.purpose_label.setWordWrap(True)
+        self.purpose_label.setObjectName("purposeLabel")
+
+        self.scale_box = QComboBox()
+        self.scale_box.setToolTip("How many times larger (or, to shrink, smaller) the result is")
+        self.preset_box = QComboBox()
+        self.preset_box.setToolTip("Fill the options from a named set")
+        self.preset_box.activated.connect(self._on_preset)
+        self.device_box = QComboBox()
+        self.device_box.setToolTip("auto uses a CUDA GPU when one works, else the CPU")
+        self.tile_box = QSpinBox()
+        self.tile_box.setRange(MIN_TILE, MAX_TILE)
+        self.tile_box.setSingleStep(64)
+        self.tile_box.setSuffix(" px")
+        self.tile_box.setToolTip("Large images are processed in tiles of this size to bound memory")
+        self.tile_box.setValue(min(max(self.settings.tile_size, MIN_TILE), MAX_TILE))
+
+        run_form = QFormLayout()
+        run_form.addRow("Scale", self.scale_box)
+        run_form.addRow("Preset", self.preset_box)
+        run_form.addRow("Device", self.device_box)
+        run_form.addRow("Tile size", self.tile_box)
+
+        self.options_group = QGroupBox("Options")
+        self.options_form = QFormLayout(self.options_group)
+
+        self.error_label = QLabel()
+        self.error_label.setWordWrap(True)
+        self.error_label.setObjectName("errorLabel")
+        self.error_label.hide()
+
+        self.every_image_box = QCheckBox("Every open image")
+        self.every_image_box.setToolTip("Queue one job per open image instead of only the current one")
+        self.buttons_row = QHBoxLayout()
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("Method"))
+        layout.addWidget(self.method_list)
+        layout.addWidget(self.purpose_label)
+        layout.addLayout(run_form)
+        layout.addWidget(self.options_group)
+        layout.addWidget(self.error_label)
+        layout.addWidget(self.every_image_box)
+        layout.addLayout(self.buttons_row)
+        layout.addStretch(1)
+
+    def _rebuild_for(self, method: Method) -> None:
+        self.purpose_label.setText(method.purpose)
+        self.scale_box.clear()
+        for scale in method.scales:
+            self.scale_box.addItem(f"×{scale}", scale)
+        remembered = self.settings.scale_for(method.id)
+        if remembered in method.scales:
+            self.scale_box.setCurrentIndex(method.scales.index(remembered))
+
+        self.preset_box.clear()
+        self.preset_box.addItems([DEFAULTS_PRESET, LAST_USED_PRESET, *method_presets(method)])
+        self.preset_box.setCurrentText(LAST_USED_PRESET)
+
+        self.device_box.clear()
+        for device in DEVICE_CHOICES:
+            if device == "auto" or device in method.devices:
+                self.device_box.addItem(device, device)
+        self._apply_cuda_usable()
+        index = self.device_box.findData(self.settings.device)
+        self.device_box.setCurrentIndex(max(index, 0))
+
+        while self.options_form.rowCount():
+            self.options_form.removeRow(0)
+        self.editors = {}
+        for info in method.options():
+            editor = OptionEditor(info)
+            label = QLabel(option_label(info.name))
+            label.setToolTip(editor.widget.toolTip())
+            self.options_form.addRow(label, editor.widget)
+            self.editors[info.name] = editor
+        self.options_group.setVisible(bool(self.editors))
+        self.set_option_values(self.settings.options_for(method.id))
+
+        while self.buttons_row.count():
+            item = self.buttons_row.takeAt(0)
+            if item.widget() is not None:
+                item.widget().deleteLater()
+        self.action_buttons = {}
+        for action in method.actions:
+            button = QPushButton(ACTION_LABELS.get(action, action.capitalize()))
+            button.setToolTip(ACTION_TIPS.get(action, ""))
+            button.setObjectName(f"run_{action}")
+            button.clicked.connect(lambda _=False, a=action: self._request(a))
+            self.buttons_row.addWidget(button)
+            self.action_buttons[action] = button
+        if self.action_buttons:
+            next(iter(self.action_buttons.values())).setDefault(True)
+        self._update_buttons()
+        self.show_error("")
+
+    # -- what is selected -------------------------------------------------------------------------------
+
+    def selected_method(self) -> Method | None:
+        item = self.method_list.currentItem()
+        return self.methods.get(item.data(Qt.ItemDataRole.UserRole)) if item else None
+
+    def select_method(self, method_id: str) -> None:
+        for row in range(self.method_list.count()):
+            if self.method_list.item(row).data(Qt.ItemDataRole.UserRole) == method_id:
+                self.method_list.setCurrentRow(row)
+                return
+
+    def _on_method_item(self, item: QListWidgetItem | None, _previous: QListWidgetItem | None) -> None:
+        if item is None:
+            return
+        method = self.methods[item.data(Qt.ItemDataRole.UserRole)]
+        self._rebuild_for(method)
+        self.method_changed.emit(method.id)
+
+    def scale(self) -> int:
+        return int(self.scale_box.currentData() or 0)
+
+    def set_scale(self, scale: int) -> None:
+        index = self.scale_box.findData(scale)
+        if index >= 0:
+            self.scale_box.setCurrentIndex(index)
+
+    def device(self) -> str:
+        return str(self.device_box.currentData() or "auto")
+
+    def tile_size(self) -> int:
+        return self.tile_box.value()
+
+    def option_values(self) -> dict[str, Any]:
+        return {name: editor.value() for name, editor in self.editors.items()}
+
+    def set_option_values(self, values: dict[str, Any]) -> None:
+        for name, value in values.items():
+            if name in self.editors:
+                self.editors[name].set_value(value)
+
+    def _on_preset(self, _index: int) -> None:
+        method = self.selected_method()
+        if method is None:
+            return
+        name = self.preset_box.currentText()
+        for editor in self.editors.values():
+            if name != LAST_USED_PRESET:
+                editor.set_value(editor.info.default)
+        if name == LAST_USED_PRESET:
+            self.set_option_values(self.settings.options_for(method.id))
+        else:
+            self.set_option_values(method_presets(method).get(name, {}))
+
+    # -- state from outside ------------------------------------------------------------------------------
+
+    def set_input(self, entry: ImageEntry | None) -> None:
+        """The image a run would use; Restore is enabled only for images IRN made."""
+        self._input = entry
+        self._update_buttons()
+
+    def set_cuda_usable(self, usable: bool) -> None:
+        """Disable the ``cuda`` device when the device probe finds no working GPU."""
+        self._cuda_usable = usable
+        self._apply_cuda_usable()
+
+    def _apply_cuda_usable(self) -> None:
+        index = self.device_box.findData("cuda")
+        if index < 0:
+            return
+        item = self.device_box.model().item(index)
+        item.setEnabled(self._cuda_usable)
+        item.setToolTip("" if self._cuda_usable else "No CUDA GPU is usable on this machine")
+        if not self._cuda_usable and self.device_box.currentIndex() == index:
+            self.device_box.setCurrentIndex(0)
+
+    def _update_buttons(self) -> None:
+        has_input = self._input is not None
+        for action, button in self.action_buttons.items():
+            enabled = has_input and (action != "restore" or self._input.made_by_irn)
+            button.setEnabled(enabled)
+            if action == "restore" and has_input and not self._input.made_by_irn:
+                button.setToolTip("This image was not made by IRN's Shrink, so IRN cannot restore it")
+            else:
+                button.setToolTip(ACTION_TIPS.get(action, ""))
+
+    def show_error(self, message: str) -> None:
+        self.error_label.setText(message)
+        self.error_label.setVisible(bool(message))
+
+    def _request(self, action: str) -> None:
+        self.run_requested.emit(action, self.every_image_box.isChecked())
+
+    def remember(self) -> None:
+        """Store the current method, scale, device, tile size and options for the next session."""
+        method = self.selected_method()
+        if method is None:
+            return
+        self.settings.last_method = method.id
+        self.settings.set_scale_for(method.id, self.scale())
+        self.settings.set_options_for(method.id, self.option_values())
+        self.settings.device = self.device()
+        self.settings.tile_size = self.tile_size()
+

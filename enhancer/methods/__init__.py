@@ -1,0 +1,3 @@
+"""Built-in methods; importing this package registers each of them."""
+
+from enhancer.methods import classic  # noqa: F401

@@ -1,0 +1,111 @@
+"""Device choice for torch and onnxruntime: ``auto`` uses CUDA when it works and never fails without it."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda")
+
+
+class DeviceError(RuntimeError):
+    """An explicitly requested device is not available."""
+
+
+def _check_choice(preference: str) -> str:
+    preference = preference.lower()
+    if preference not in DEVICE_CHOICES:
+        raise DeviceError(f"unknown device {preference!r} (choose from {', '.join(DEVICE_CHOICES)})")
+    return preference
+
+
+@cache
+def cuda_available() -> bool:
+    """True when torch can use a CUDA GPU."""
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
+def use_all_cores() -> None:
+    """Let torch use every core this process may run on (the default can be lower in containers)."""
+    import torch
+
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    if torch.get_num_threads() < cores:
+        torch.set_num_threads(cores)
+
+
+def torch_device(preference: str = "auto"):  # -> torch.device (torch imported lazily)
+    """The torch device for a preference; ``cuda`` without a GPU raises ``DeviceError``."""
+    import torch
+
+    preference = _check_choice(preference)
+    if preference == "cpu" or (preference == "auto" and not cuda_available()):
+        use_all_cores()
+        return torch.device("cpu")
+    if not cuda_available():
+        raise DeviceError("--device cuda was asked for, but torch sees no CUDA GPU")
+    return torch.device("cuda")
+
+
+@dataclass(frozen=True)
+class OnnxProviders:
+    """The providers to ask onnxruntime for, best first."""
+
+    requested: tuple[str, ...]
+
+
+def onnx_providers(preference: str = "auto") -> OnnxProviders:
+    """onnxruntime providers for a preference; ``auto`` tries CUDA then falls back to CPU."""
+    import onnxruntime as ort
+
+    preference = _check_choice(preference)
+    available = set(ort.get_available_providers())
+    if preference == "cpu":
+        return OnnxProviders(("CPUExecutionProvider",))
+    if "CUDAExecutionProvider" in available:
+        return OnnxProviders(("CUDAExecutionProvider", "CPUExecutionProvider"))
+    if preference == "cuda":
+        raise DeviceError("--device cuda was asked for, but this onnxruntime has no CUDA provider")
+    return OnnxProviders(("CPUExecutionProvider",))
+
+
+def onnx_session(model_path: str, preference: str = "auto"):  # -> (InferenceSession, provider actually used)
+    """An onnxruntime session; reports the provider that actually runs (CUDA may fail to load and fall back)."""
+    import onnxruntime as ort
+
+    providers = onnx_providers(preference)
+    options = ort.SessionOptions()
+    options.log_severity_level = 3  # the CUDA provider failing to load is expected on CPU-only machines
+    session = ort.InferenceSession(model_path, sess_options=options, providers=list(providers.requested))
+    used = session.get_providers()[0]
+    if preference == "cuda" and used != "CUDAExecutionProvider":
+        raise DeviceError(f"--device cuda was asked for, but onnxruntime fell back to {used}")
+    return session, used
+
+
+def describe_devices() -> str:
+    """One line for a status bar or ``--version``: what torch and onnxruntime can use here."""
+    parts = []
+    if cuda_available():
+        import torch
+
+        parts.append(f"torch: CUDA ({torch.cuda.get_device_name(0)})")
+    else:
+        parts.append("torch: CPU")
+    try:
+        import onnxruntime as ort
+
+        # The GPU build lists the CUDA provider even on machines without a GPU, where it cannot load.
+        cuda = "CUDAExecutionProvider" in ort.get_available_providers() and cuda_available()
+        parts.append("onnxruntime: CUDA" if cuda else "onnxruntime: CPU")
+    except ImportError:
+        parts.append("onnxruntime: not installed")
+    return "; ".join(parts)

@@ -1,0 +1,169 @@
+"""The CLI end to end, in process, on real files made in a temp folder."""
+
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageCms
+
+from enhancer.cli import main
+
+
+def _png(path: Path, size=(24, 16), mode="RGB") -> Path:
+    rng = np.random.default_rng(0)
+    channels = 3 if mode == "RGB" else 1
+    data = rng.integers(0, 256, (size[1], size[0], channels), dtype=np.uint8)
+    Image.fromarray(data.squeeze() if channels == 1 else data, mode).save(path)
+    return path
+
+
+def _bomb_png(path: Path, side: int = 40000) -> Path:
+    """A valid PNG signature and IHDR claiming side x side pixels, with almost no data behind it."""
+    ihdr = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+    chunk = struct.pack(">I", len(ihdr)) + b"IHDR" + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+    idat_data = zlib.compress(b"\x00" * 64)
+    idat = struct.pack(">I", len(idat_data)) + b"IDAT" + idat_data + struct.pack(">I", zlib.crc32(b"IDAT" + idat_data))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk + idat)
+    return path
+
+
+def test_methods_lists_builtin_methods(capsys):
+    assert main(["methods"]) == 0
+    out = capsys.readouterr().out
+    assert "bicubic" in out and "lanczos" in out and "x2" in out
+
+
+def test_upscale_writes_each_input_enlarged(tmp_path, capsys):
+    a = _png(tmp_path / "a.png")
+    b = _png(tmp_path / "b.png", size=(10, 12), mode="L")
+    out = tmp_path / "out"
+    assert main(["upscale", str(a), str(b), "--method", "bicubic", "--scale", "3", "--out-dir", str(out), "--quiet"]) == 0
+    with Image.open(out / "a.png") as im:
+        assert im.size == (72, 48) and im.mode == "RGB"
+    with Image.open(out / "b.png") as im:
+        assert im.size == (30, 36) and im.mode == "L"
+
+
+def test_upscale_handles_a_folder_and_format(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    _png(folder / "x.png")
+    _png(folder / "y.png")
+    out = tmp_path / "out"
+    assert main(["upscale", str(folder), "--method", "lanczos", "--scale", "2", "--out-dir", str(out),
+                 "--format", "jpeg", "--quiet"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["x.jpg", "y.jpg"]
+
+
+@pytest.mark.parametrize("kind", ["zero-byte", "text", "truncated", "bomb"])
+def test_hostile_file_gives_one_line_error_and_no_output(tmp_path, capsys, kind):
+    bad = tmp_path / f"bad-{kind}.png"
+    if kind == "zero-byte":
+        bad.write_bytes(b"")
+    elif kind == "text":
+        bad.write_text("this is not an image\n")
+    elif kind == "truncated":
+        good = _png(tmp_path / "source.png", size=(64, 64))
+        data = good.read_bytes()
+        bad.write_bytes(data[: len(data) // 2])
+        good.unlink()
+    else:
+        _bomb_png(bad)
+    fine = _png(tmp_path / "fine.png")
+    out = tmp_path / "out"
+    code = main(["upscale", str(bad), str(fine), "--method", "bicubic", "--scale", "2", "--out-dir", str(out), "--quiet"])
+    assert code != 0
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and bad.name in errors[0]
+    assert "Traceback" not in errors[0]
+    assert sorted(p.name for p in out.iterdir()) == ["fine.png"], "the bad file left output behind"
+
+
+def test_never_overwrites_an_input_without_overwrite(tmp_path, capsys):
+    source = _png(tmp_path / "photo.png")
+    before = source.read_bytes()
+    code = main(["upscale", str(source), "--method", "bicubic", "--scale", "2", "--out-dir", str(tmp_path), "--quiet"])
+    assert code == 1
+    assert source.read_bytes() == before
+    assert "overwrite" in capsys.readouterr().err
+    code = main(["upscale", str(source), "--method", "bicubic", "--scale", "2", "--out-dir", str(tmp_path),
+                 "--overwrite", "--quiet"])
+    assert code == 0
+    with Image.open(source) as im:
+        assert im.size == (48, 32)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "a temporary file was left behind"
+
+
+def test_rotated_jpeg_with_icc_comes_out_upright_with_metadata(tmp_path):
+    # A 40x20 landscape JPEG with a red block at its top-left, tagged orientation 6 (rotate 90° clockwise).
+    pixels = np.full((20, 40, 3), 128, np.uint8)
+    pixels[:8, :8] = (255, 0, 0)
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    exif[0x010F] = "Enhancer test camera"
+    path = tmp_path / "rotated.jpg"
+    Image.fromarray(pixels).save(path, quality=95, icc_profile=icc, exif=exif.tobytes())
+    out = tmp_path / "out"
+    assert main(["upscale", str(path), "--method", "bicubic", "--scale", "2", "--out-dir", str(out), "--quiet"]) == 0
+    with Image.open(out / "rotated.png") as im:
+        assert im.size == (40, 80), "orientation 6 must give a portrait image"
+        assert im.info.get("icc_profile") == icc
+        kept = im.getexif()
+        assert kept.get(0x0112, 1) == 1 and kept.get(0x010F) == "Enhancer test camera"
+        rgb = np.asarray(im.convert("RGB"))
+    # Rotating 90° clockwise moves the top-left corner to the top-right.
+    assert rgb[4, -4, 0] > 200 and rgb[4, -4, 1] < 60
+    assert rgb[4, 4, 0] < 200
+
+
+def test_sixteen_bit_png_comes_out_sixteen_bit(tmp_path):
+    ramp = (np.arange(32 * 16, dtype=np.uint32).reshape(16, 32) * 127).astype(np.uint16)
+    path = tmp_path / "deep.png"
+    Image.fromarray(ramp).save(path)
+    out = tmp_path / "out"
+    assert main(["upscale", str(path), "--method", "bicubic", "--scale", "2", "--out-dir", str(out), "--quiet"]) == 0
+    with Image.open(out / "deep.png") as im:
+        assert im.mode in ("I;16", "I;16B", "I") and im.size == (64, 32)
+        values = np.asarray(im)
+    assert values.max() > 255, "precision beyond 8 bits was lost"
+    assert len(np.unique(values)) > 256
+
+
+def test_unknown_method_and_bad_option_exit_with_usage_error(tmp_path, capsys):
+    source = _png(tmp_path / "a.png")
+    assert main(["upscale", str(source), "--method", "nope", "--scale", "2", "--out-dir", str(tmp_path)]) == 2
+    assert "unknown method" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["upscale", str(source), "--method", "bicubic", "--scale", "2", "--out-dir", str(tmp_path), "--bogus", "1"])
+    assert exit_info.value.code == 2
+
+
+def test_unsupported_scale_is_reported(tmp_path, capsys):
+    source = _png(tmp_path / "a.png")
+    code = main(["upscale", str(source), "--method", "bicubic", "--scale", "7", "--out-dir", str(tmp_path / "o"), "--quiet"])
+    assert code == 1
+    assert "does not support scale 7" in capsys.readouterr().err
+
+
+def test_bench_reports_psnr_and_writes_json(tmp_path, capsys):
+    data = tmp_path / "hr"
+    data.mkdir()
+    rng = np.random.default_rng(1)
+    smooth = np.cumsum(np.cumsum(rng.normal(size=(40, 44, 3)), 0), 1)
+    smooth = (255 * (smooth - smooth.min()) / np.ptp(smooth)).astype(np.uint8)
+    Image.fromarray(smooth).save(data / "one.png")
+    report = tmp_path / "r.json"
+    assert main(["bench", "--method", "lanczos", "--scale", "2", "--dataset", str(data), "--json", str(report)]) == 0
+    out = capsys.readouterr().out
+    assert "one" in out and "PSNR-Y" in out and "bicubic" in out
+    import json
+
+    parsed = json.loads(report.read_text())
+    assert set(parsed["mean"]) == {"bicubic", "lanczos"}
+    assert 20 < parsed["mean"]["lanczos"]["psnr"] < 60
+    assert parsed["rows"][0]["size"] == [44, 40]
+
+
