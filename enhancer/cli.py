@@ -30,7 +30,9 @@ def _describe_option(info: OptionInfo) -> str:
     if info.choices:
         limits.append("one of " + ", ".join(map(str, info.choices)))
     if info.minimum is not None or info.maximum is not None:
-        limits.append(f"{info.minimum if info.minimum is not None else ''}..{info.maximum if info.maximum is not None else ''}")
+        limits.append(
+            f"{info.minimum if info.minimum is not None else ''}..{info.maximum if info.maximum is not None else ''}"
+        )
     extra = f" [{'; '.join(limits)}]" if limits else ""
     return f"{info.help} (default: {info.default}){extra}"
 
@@ -39,11 +41,23 @@ def _add_method_options(parser: argparse.ArgumentParser, method: Method) -> None
     group = parser.add_argument_group(f"options of {method.id}")
     for info in method.options():
         if info.type is bool:
-            group.add_argument(info.flag, dest=f"opt_{info.name}", nargs="?", const="true", default=None,
-                               metavar="true|false", help=_describe_option(info))
+            group.add_argument(
+                info.flag,
+                dest=f"opt_{info.name}",
+                nargs="?",
+                const="true",
+                default=None,
+                metavar="true|false",
+                help=_describe_option(info),
+            )
         else:
-            group.add_argument(info.flag, dest=f"opt_{info.name}", default=None, metavar=_option_type_name(info).upper(),
-                               help=_describe_option(info))
+            group.add_argument(
+                info.flag,
+                dest=f"opt_{info.name}",
+                default=None,
+                metavar=_option_type_name(info).upper(),
+                help=_describe_option(info),
+            )
 
 
 def _method_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -56,8 +70,14 @@ class _CliProgress:
     def __init__(self, label: str, quiet: bool) -> None:
         from tqdm import tqdm
 
-        self.bar = tqdm(total=1000, desc=label, unit="‰", leave=True, disable=quiet,
-                        bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining} {postfix}")
+        self.bar = tqdm(
+            total=1000,
+            desc=label,
+            unit="‰",
+            leave=True,
+            disable=quiet,
+            bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining} {postfix}",
+        )
 
     def __call__(self, update: ProgressUpdate) -> None:
         self.bar.n = int(update.fraction * 1000)
@@ -76,8 +96,10 @@ def _print_error(message: str) -> None:
 def cmd_methods(args: argparse.Namespace) -> int:
     for method in all_methods():
         scales = ", ".join(f"x{s}" for s in method.scales)
-        print(f"{method.id}: {method.name}\n  {method.purpose}\n  scales: {scales}; devices: {', '.join(method.devices)}"
-              f"; actions: {', '.join(method.actions)}")
+        print(
+            f"{method.id}: {method.name}\n  {method.purpose}\n  scales: {scales}; devices: {', '.join(method.devices)}"
+            f"; actions: {', '.join(method.actions)}"
+        )
         for info in method.options():
             print(f"  {info.flag} {_option_type_name(info).upper()}: {_describe_option(info)}")
         print()
@@ -90,7 +112,14 @@ def _output_path(out_dir: Path, source: Path, fmt: str | None) -> Path:
 
 
 def run_files(
-    paths: list[Path], out_dir: Path, make_job, *, fmt: str | None, quality: int, overwrite: bool, quiet: bool,
+    paths: list[Path],
+    out_dir: Path,
+    make_job,
+    *,
+    fmt: str | None,
+    quality: int,
+    overwrite: bool,
+    quiet: bool,
     after_result=None,
 ) -> int:
     """Run one job per file; a bad file is reported and the rest go on. Returns the number that failed."""
@@ -112,8 +141,9 @@ def run_files(
                 raise ImageError(target, "output exists (use --overwrite to replace it)")
             result = run_job(job, progress)
             progress.close()
-            written = save_image(result.image, target, format=fmt, quality=quality, overwrite=overwrite,
-                                 protect=files)
+            written = save_image(
+                result.image, target, format=fmt, quality=quality, overwrite=overwrite, protect=files
+            )
             if after_result is not None:
                 after_result(path, result)
             info = ", ".join(f"{k}={v}" for k, v in result.info.items())
@@ -136,11 +166,26 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     options = _method_options(args)
 
     def make_job(path: Path) -> Job:
-        return Job(path, args.method, args.scale, options, args.device, tile_size=args.tile_size, seed=args.seed,
-                   max_pixels=args.max_pixels)
+        return Job(
+            path,
+            args.method,
+            args.scale,
+            options,
+            args.device,
+            tile_size=args.tile_size,
+            seed=args.seed,
+            max_pixels=args.max_pixels,
+        )
 
-    failures = run_files([Path(p) for p in args.inputs], Path(args.out_dir), make_job, fmt=args.format,
-                         quality=args.quality, overwrite=args.overwrite, quiet=args.quiet)
+    failures = run_files(
+        [Path(p) for p in args.inputs],
+        Path(args.out_dir),
+        make_job,
+        fmt=args.format,
+        quality=args.quality,
+        overwrite=args.overwrite,
+        quiet=args.quiet,
+    )
     return 1 if failures else 0
 
 
@@ -148,12 +193,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from enhancer.bench.benchmark import BenchConfig, format_row, format_summary, iter_benchmark, write_json
 
     config = BenchConfig(
-        method_id=args.method, scale=args.scale, dataset=Path(args.dataset), limit=args.limit,
-        options=_method_options(args), device=args.device, seed=args.seed,
+        method_id=args.method,
+        scale=args.scale,
+        dataset=Path(args.dataset),
+        limit=args.limit,
+        options=_method_options(args),
+        device=args.device,
+        seed=args.seed,
         save_dir=Path(args.save_dir) if args.save_dir else None,
     )
     report = None
-    for row, report in iter_benchmark(config):
+    for row, report in iter_benchmark(config):  # noqa: B007  (the last report is the whole one)
         print(format_row(row), flush=True)
     if report is None:
         _print_error("nothing was measured")
@@ -183,8 +233,12 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def _common_run_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto",
-                        help="where torch/onnxruntime run: auto uses a CUDA GPU when there is one")
+    parser.add_argument(
+        "--device",
+        choices=DEVICE_CHOICES,
+        default="auto",
+        help="where torch/onnxruntime run: auto uses a CUDA GPU when there is one",
+    )
     parser.add_argument("--seed", type=int, default=None, help="random seed, for repeatable results")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 

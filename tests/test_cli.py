@@ -24,7 +24,12 @@ def _bomb_png(path: Path, side: int = 40000) -> Path:
     ihdr = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
     chunk = struct.pack(">I", len(ihdr)) + b"IHDR" + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
     idat_data = zlib.compress(b"\x00" * 64)
-    idat = struct.pack(">I", len(idat_data)) + b"IDAT" + idat_data + struct.pack(">I", zlib.crc32(b"IDAT" + idat_data))
+    idat = (
+        struct.pack(">I", len(idat_data))
+        + b"IDAT"
+        + idat_data
+        + struct.pack(">I", zlib.crc32(b"IDAT" + idat_data))
+    )
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk + idat)
     return path
 
@@ -39,7 +44,23 @@ def test_upscale_writes_each_input_enlarged(tmp_path, capsys):
     a = _png(tmp_path / "a.png")
     b = _png(tmp_path / "b.png", size=(10, 12), mode="L")
     out = tmp_path / "out"
-    assert main(["upscale", str(a), str(b), "--method", "bicubic", "--scale", "3", "--out-dir", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "upscale",
+                str(a),
+                str(b),
+                "--method",
+                "bicubic",
+                "--scale",
+                "3",
+                "--out-dir",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     with Image.open(out / "a.png") as im:
         assert im.size == (72, 48) and im.mode == "RGB"
     with Image.open(out / "b.png") as im:
@@ -52,8 +73,24 @@ def test_upscale_handles_a_folder_and_format(tmp_path):
     _png(folder / "x.png")
     _png(folder / "y.png")
     out = tmp_path / "out"
-    assert main(["upscale", str(folder), "--method", "lanczos", "--scale", "2", "--out-dir", str(out),
-                 "--format", "jpeg", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "upscale",
+                str(folder),
+                "--method",
+                "lanczos",
+                "--scale",
+                "2",
+                "--out-dir",
+                str(out),
+                "--format",
+                "jpeg",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert sorted(p.name for p in out.iterdir()) == ["x.jpg", "y.jpg"]
 
 
@@ -73,7 +110,20 @@ def test_hostile_file_gives_one_line_error_and_no_output(tmp_path, capsys, kind)
         _bomb_png(bad)
     fine = _png(tmp_path / "fine.png")
     out = tmp_path / "out"
-    code = main(["upscale", str(bad), str(fine), "--method", "bicubic", "--scale", "2", "--out-dir", str(out), "--quiet"])
+    code = main(
+        [
+            "upscale",
+            str(bad),
+            str(fine),
+            "--method",
+            "bicubic",
+            "--scale",
+            "2",
+            "--out-dir",
+            str(out),
+            "--quiet",
+        ]
+    )
     assert code != 0
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and bad.name in errors[0]
@@ -84,12 +134,26 @@ def test_hostile_file_gives_one_line_error_and_no_output(tmp_path, capsys, kind)
 def test_never_overwrites_an_input_without_overwrite(tmp_path, capsys):
     source = _png(tmp_path / "photo.png")
     before = source.read_bytes()
-    code = main(["upscale", str(source), "--method", "bicubic", "--scale", "2", "--out-dir", str(tmp_path), "--quiet"])
+    code = main(
+        ["upscale", str(source), "--method", "bicubic", "--scale", "2", "--out-dir", str(tmp_path), "--quiet"]
+    )
     assert code == 1
     assert source.read_bytes() == before
     assert "overwrite" in capsys.readouterr().err
-    code = main(["upscale", str(source), "--method", "bicubic", "--scale", "2", "--out-dir", str(tmp_path),
-                 "--overwrite", "--quiet"])
+    code = main(
+        [
+            "upscale",
+            str(source),
+            "--method",
+            "bicubic",
+            "--scale",
+            "2",
+            "--out-dir",
+            str(tmp_path),
+            "--overwrite",
+            "--quiet",
+        ]
+    )
     assert code == 0
     with Image.open(source) as im:
         assert im.size == (48, 32)
@@ -107,7 +171,10 @@ def test_rotated_jpeg_with_icc_comes_out_upright_with_metadata(tmp_path):
     path = tmp_path / "rotated.jpg"
     Image.fromarray(pixels).save(path, quality=95, icc_profile=icc, exif=exif.tobytes())
     out = tmp_path / "out"
-    assert main(["upscale", str(path), "--method", "bicubic", "--scale", "2", "--out-dir", str(out), "--quiet"]) == 0
+    assert (
+        main(["upscale", str(path), "--method", "bicubic", "--scale", "2", "--out-dir", str(out), "--quiet"])
+        == 0
+    )
     with Image.open(out / "rotated.png") as im:
         assert im.size == (40, 80), "orientation 6 must give a portrait image"
         assert im.info.get("icc_profile") == icc
@@ -124,7 +191,10 @@ def test_sixteen_bit_png_comes_out_sixteen_bit(tmp_path):
     path = tmp_path / "deep.png"
     Image.fromarray(ramp).save(path)
     out = tmp_path / "out"
-    assert main(["upscale", str(path), "--method", "bicubic", "--scale", "2", "--out-dir", str(out), "--quiet"]) == 0
+    assert (
+        main(["upscale", str(path), "--method", "bicubic", "--scale", "2", "--out-dir", str(out), "--quiet"])
+        == 0
+    )
     with Image.open(out / "deep.png") as im:
         assert im.mode in ("I;16", "I;16B", "I") and im.size == (64, 32)
         values = np.asarray(im)
@@ -137,13 +207,38 @@ def test_unknown_method_and_bad_option_exit_with_usage_error(tmp_path, capsys):
     assert main(["upscale", str(source), "--method", "nope", "--scale", "2", "--out-dir", str(tmp_path)]) == 2
     assert "unknown method" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_info:
-        main(["upscale", str(source), "--method", "bicubic", "--scale", "2", "--out-dir", str(tmp_path), "--bogus", "1"])
+        main(
+            [
+                "upscale",
+                str(source),
+                "--method",
+                "bicubic",
+                "--scale",
+                "2",
+                "--out-dir",
+                str(tmp_path),
+                "--bogus",
+                "1",
+            ]
+        )
     assert exit_info.value.code == 2
 
 
 def test_unsupported_scale_is_reported(tmp_path, capsys):
     source = _png(tmp_path / "a.png")
-    code = main(["upscale", str(source), "--method", "bicubic", "--scale", "7", "--out-dir", str(tmp_path / "o"), "--quiet"])
+    code = main(
+        [
+            "upscale",
+            str(source),
+            "--method",
+            "bicubic",
+            "--scale",
+            "7",
+            "--out-dir",
+            str(tmp_path / "o"),
+            "--quiet",
+        ]
+    )
     assert code == 1
     assert "does not support scale 7" in capsys.readouterr().err
 
@@ -156,7 +251,10 @@ def test_bench_reports_psnr_and_writes_json(tmp_path, capsys):
     smooth = (255 * (smooth - smooth.min()) / np.ptp(smooth)).astype(np.uint8)
     Image.fromarray(smooth).save(data / "one.png")
     report = tmp_path / "r.json"
-    assert main(["bench", "--method", "lanczos", "--scale", "2", "--dataset", str(data), "--json", str(report)]) == 0
+    assert (
+        main(["bench", "--method", "lanczos", "--scale", "2", "--dataset", str(data), "--json", str(report)])
+        == 0
+    )
     out = capsys.readouterr().out
     assert "one" in out and "PSNR-Y" in out and "bicubic" in out
     import json
@@ -165,5 +263,3 @@ def test_bench_reports_psnr_and_writes_json(tmp_path, capsys):
     assert set(parsed["mean"]) == {"bicubic", "lanczos"}
     assert 20 < parsed["mean"]["lanczos"]["psnr"] < 60
     assert parsed["rows"][0]["size"] == [44, 40]
-
-

@@ -124,19 +124,27 @@ def iter_benchmark(
     if config.limit is not None:
         paths = paths[: config.limit]
     report = BenchReport(config, describe_machine())
-    methods = [BASELINE_METHOD] if config.method_id == BASELINE_METHOD else [BASELINE_METHOD, config.method_id]
+    methods = (
+        [BASELINE_METHOD] if config.method_id == BASELINE_METHOD else [BASELINE_METHOD, config.method_id]
+    )
     for path in paths:
         original = load_image(path)
         hr, lr = bicubic_degrade(original.pixels, config.scale)
         row = BenchRow(path.stem, (hr.shape[1], hr.shape[0]))
         for method_id in methods:
             options = config.options if method_id == config.method_id else {}
-            job = Job(original.with_pixels(lr), method_id, config.scale, options, config.device, seed=config.seed)
+            job = Job(
+                original.with_pixels(lr), method_id, config.scale, options, config.device, seed=config.seed
+            )
             result = run_job(job, listener, cancel)
             output = result.image.pixels
             if output.shape != hr.shape:
-                raise RuntimeError(f"{method_id} returned {output.shape} for {path.name}, expected {hr.shape}")
-            row.scores[method_id] = _score(output, hr, config.scale, original.grey, float(result.info["seconds"]))
+                raise RuntimeError(
+                    f"{method_id} returned {output.shape} for {path.name}, expected {hr.shape}"
+                )
+            row.scores[method_id] = _score(
+                output, hr, config.scale, original.grey, float(result.info["seconds"])
+            )
             if config.save_dir is not None and method_id == config.method_id:
                 name = f"{path.stem}_{method_id}_x{config.scale}.png"
                 save_image(result.image, config.save_dir / name, overwrite=True)
@@ -146,9 +154,7 @@ def iter_benchmark(
 
 def run_benchmark(config: BenchConfig, listener: ProgressListener | None = None) -> BenchReport:
     """Measure the whole dataset and return the report."""
-    report = BenchReport(config, describe_machine())
-    for _, report in iter_benchmark(config, listener):
-        pass
+    *_, (_, report) = iter_benchmark(config, listener)
     return report
 
 
@@ -159,7 +165,9 @@ def format_row(row: BenchRow) -> str:
 
 def format_summary(report: BenchReport) -> str:
     config = report.config
-    lines = [f"mean over {len(report.rows)} images of {config.dataset.name}, x{config.scale} ({report.machine})"]
+    lines = [
+        f"mean over {len(report.rows)} images of {config.dataset.name}, x{config.scale} ({report.machine})"
+    ]
     baseline = report.mean(BASELINE_METHOD)
     for method_id in report.methods():
         mean = report.mean(method_id)
@@ -174,5 +182,3 @@ def format_summary(report: BenchReport) -> str:
 def write_json(report: BenchReport, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report.to_json(), indent=2), encoding="utf-8")
-
-

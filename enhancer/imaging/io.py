@@ -47,8 +47,8 @@ SUPPORTED_SUFFIXES = (
 Image.MAX_IMAGE_PIXELS = None
 
 # Only these decoders are tried, so an odd file never reaches a rarely used Pillow plugin (EPS runs
-# Ghostscript, for one). MPO is how Pillow names a JPEG with extra pictures, as many cameras write.
-_PILLOW_FORMATS = ("PNG", "JPEG", "MPO", "WEBP", "TIFF", "BMP", "GIF")
+# Ghostscript, for one). The JPEG decoder also opens MPO, the multi-picture JPEG many cameras write.
+_PILLOW_FORMATS = ("PNG", "JPEG", "WEBP", "TIFF", "BMP", "GIF")
 _FORMAT_NAMES = "PNG, JPEG, WebP, TIFF, BMP or GIF"
 
 _OUTPUT_FORMATS = {
@@ -304,16 +304,20 @@ def _cmyk_to_rgb(im: Image.Image) -> Image.Image:
 
 def _exif_and_orientation(im: Image.Image) -> tuple[bytes | None, int]:
     """The EXIF to keep, with orientation reset to 1, and the orientation to apply; bad EXIF is dropped."""
+    # EXIF parsers raise many types on junk; the pixels are still good, so junk only costs the EXIF.
     try:
         exif = im.getexif()
         orientation = int(exif.get(_ORIENTATION, 1))
+    except Exception:
+        return None, 1
+    try:
         for tag in _TIFF_LAYOUT_TAGS.intersection(exif):
             del exif[tag]
         if _ORIENTATION in exif:
             exif[_ORIENTATION] = 1
         exif_bytes = exif.tobytes() if len(exif) else None
-    except Exception:  # EXIF parsers raise many types on junk; the pixels are still good.
-        return None, 1
+    except Exception:
+        exif_bytes = None
     return exif_bytes, orientation if 1 <= orientation <= 8 else 1
 
 
@@ -592,10 +596,10 @@ def _png_metadata_chunks(icc: bytes | None, exif: bytes | None, text: dict[str, 
 
 def _write_atomically(path: Path, write: Callable[[BinaryIO], None], *, overwrite: bool) -> None:
     """Write through a hidden temporary file beside ``path``, then rename it into place."""
-    temporary, descriptor = _create_temporary_beside(path)
+    temporary = _create_temporary_beside(path)
     finished = False
     try:
-        with os.fdopen(descriptor, "wb") as fh:
+        with temporary.open("wb") as fh:  # by name, not descriptor: tifffile wants a named file
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
@@ -614,13 +618,14 @@ def _write_atomically(path: Path, write: Callable[[BinaryIO], None], *, overwrit
     _sync_folder(path.parent)
 
 
-def _create_temporary_beside(path: Path) -> tuple[Path, int]:
+def _create_temporary_beside(path: Path) -> Path:
     # os.open with 0o666 rather than mkstemp, so the finished file gets the umask's permissions, not 0600.
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     for _ in range(100):
         temporary = path.with_name(f".{path.name}.tmp-{secrets.token_hex(4)}")
         try:
-            return temporary, os.open(temporary, flags, 0o666)
+            os.close(os.open(temporary, flags, 0o666))
+            return temporary
         except FileExistsError:
             continue
         except OSError as exc:

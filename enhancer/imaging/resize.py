@@ -139,8 +139,11 @@ def imresize(
         raise TypeError(f"imresize expects a float image, got {image.dtype}")
     if image.ndim not in (2, 3):
         raise ValueError(f"expected H x W or H x W x C, got shape {image.shape}")
+    steps = _plan(image.shape[:2], scale, output_shape)
+    if not steps:
+        return image.copy()
     out = image
-    for dim, size, dim_scale in _plan(image.shape[:2], scale, output_shape):
+    for dim, size, dim_scale in steps:
         matrix = _sparse_matrix(out.shape[dim], size, dim_scale, image.dtype)
         # Bring the resized dimension to the front so one sparse product resizes every column at once.
         moved = np.ascontiguousarray(out if dim == 0 else out.swapaxes(0, 1))
@@ -166,8 +169,11 @@ def imresize_torch(
         raise ValueError(f"expected N x C x H x W, got shape {tuple(x.shape)}")
     if not x.is_floating_point():
         raise TypeError(f"imresize_torch expects a float tensor, got {x.dtype}")
+    steps = _plan((x.shape[2], x.shape[3]), scale, output_shape)
+    if not steps:
+        return x.clone()
     out = x
-    for dim, size, dim_scale in _plan((x.shape[2], x.shape[3]), scale, output_shape):
+    for dim, size, dim_scale in steps:
         in_size = out.shape[2 + dim]
         matrix = _torch_matrix(in_size, size, dim_scale, x.device, x.dtype)
         out = torch.matmul(matrix, out) if dim == 0 else torch.matmul(out, matrix.t())

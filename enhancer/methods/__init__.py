@@ -1,3 +1,4 @@
 """Built-in methods; importing this package registers each of them."""
 
 from enhancer.methods import classic  # noqa: F401
+from enhancer.methods import zssr  # noqa: F401

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 from PIL import Image
 
@@ -67,5 +66,3 @@ register(
         run=run_lanczos,
     )
 )
-
-

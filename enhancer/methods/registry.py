@@ -17,7 +17,6 @@ from enhancer.runtime.devices import DEVICE_CHOICES  # noqa: F401  (re-exported 
 from enhancer.runtime.jobs import Progress
 
 
-
 def option(
     default: Any,
     help: str,

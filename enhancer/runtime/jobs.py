@@ -67,9 +67,7 @@ class Progress:
         self._span = span
         self._t0 = time.monotonic() if _clock_start is None else _clock_start
 
-    def report(
-        self, fraction: float, stage: str, detail: str = "", **figures: float
-    ) -> None:
+    def report(self, fraction: float, stage: str, detail: str = "", **figures: float) -> None:
         self.cancel.raise_if_cancelled()
         if self.listener is None:
             return

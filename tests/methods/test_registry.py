@@ -27,7 +27,9 @@ def test_unknown_method_names_the_known_ones():
 
 
 def test_options_are_parsed_from_strings_and_flags():
-    opts = build_options(DemoOptions, {"--iterations": "20", "rate": "0.25", "ensemble": "false", "crop": "none"})
+    opts = build_options(
+        DemoOptions, {"--iterations": "20", "rate": "0.25", "ensemble": "false", "crop": "none"}
+    )
     assert opts == DemoOptions(iterations=20, rate=0.25, ensemble=False, crop=None)
     assert build_options(DemoOptions, {"crop": "32"}).crop == 32
 

@@ -1,0 +1,173 @@
+"""The queue panel: one row per job with its progress bar, stage, ETA and a Cancel button."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from enhancer.gui.job_queue import JobQueue, JobState, QueuedJob
+from enhancer.runtime.jobs import ProgressUpdate
+
+PROGRESS_STEPS = 1000
+
+
+def format_duration(seconds: float) -> str:
+    """``12 s``, ``3 min 05 s``, ``1 h 02 min``."""
+    seconds = max(int(round(seconds)), 0)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def stage_text(update: ProgressUpdate) -> str:
+    """``training · iteration 120/3000 · loss 0.0123``."""
+    parts = [update.stage]
+    if update.detail:
+        parts.append(update.detail)
+    parts += [f"{name} {value:.4g}" for name, value in update.figures.items()]
+    return " · ".join(part for part in parts if part)
+
+
+class JobRow(QFrame):
+    """One job: title, progress bar, stage line, ETA and Cancel."""
+
+    def __init__(self, queued: QueuedJob, queue: JobQueue, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.queued = queued
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.title = QLabel(queued.label)
+        self.title.setObjectName("jobTitle")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, PROGRESS_STEPS)
+        self.progress.setTextVisible(True)
+        self.stage = QLabel()
+        self.stage.setObjectName("jobStage")
+        self.eta = QLabel()
+        self.eta.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.cancel_button = QToolButton()
+        self.cancel_button.setText("Cancel")
+        self.cancel_button.setToolTip("Stop this job")
+        self.cancel_button.clicked.connect(lambda: queue.cancel(queued))
+        grid = QGridLayout(self)
+        grid.setContentsMargins(6, 4, 6, 4)
+        grid.setVerticalSpacing(2)
+        grid.addWidget(self.title, 0, 0)
+        grid.addWidget(self.eta, 0, 1)
+        grid.addWidget(self.progress, 1, 0)
+        grid.addWidget(self.cancel_button, 1, 1)
+        grid.addWidget(self.stage, 2, 0, 1, 2)
+        grid.setColumnStretch(0, 1)
+        self.refresh()
+
+    def refresh(self) -> None:
+        queued = self.queued
+        state = queued.state
+        self.cancel_button.setVisible(not state.finished)
+        self.setProperty("state", state.value)
+        self.style().unpolish(self)
+        self.style().polish(self)
+        if state is JobState.QUEUED:
+            self.progress.setValue(0)
+            self.stage.setText("waiting in the queue")
+            self.eta.setText("")
+        elif state is JobState.RUNNING:
+            update = queued.update
+            fraction = update.fraction if update else 0.0
+            self.progress.setValue(round(fraction * PROGRESS_STEPS))
+            self.stage.setText(stage_text(update) if update else "starting")
+            if update is not None and update.eta_s is not None:
+                self.eta.setText(f"ETA {format_duration(update.eta_s)}")
+            else:
+                self.eta.setText("")
+        elif state is JobState.DONE:
+            self.progress.setValue(PROGRESS_STEPS)
+            took = f" in {format_duration(queued.seconds)}" if queued.seconds is not None else ""
+            self.stage.setText(f"done{took}")
+            self.eta.setText("")
+        elif state is JobState.CANCELLED:
+            self.stage.setText(queued.message or "cancelled")
+            self.eta.setText("")
+        else:
+            self.stage.setText(f"failed: {queued.message}")
+            self.stage.setToolTip(queued.message)
+            self.eta.setText("")
+
+
+class JobQueuePanel(QWidget):
+    """Rows for every job in the queue, newest at the bottom, with Cancel all and Clear finished."""
+
+    def __init__(self, queue: JobQueue, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.queue = queue
+        self.rows: dict[int, JobRow] = {}
+        self.summary = QLabel("No jobs yet")
+        cancel_all = QPushButton("Cancel all")
+        cancel_all.clicked.connect(queue.cancel_all)
+        clear = QPushButton("Clear finished")
+        clear.clicked.connect(self.clear_finished)
+        header = QHBoxLayout()
+        header.addWidget(self.summary, 1)
+        header.addWidget(cancel_all)
+        header.addWidget(clear)
+
+        self.rows_widget = QWidget()
+        self.rows_layout = QVBoxLayout(self.rows_widget)
+        self.rows_layout.setContentsMargins(0, 0, 0, 0)
+        self.rows_layout.setSpacing(4)
+        self.rows_layout.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.rows_widget)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(header)
+        layout.addWidget(scroll, 1)
+
+        queue.added.connect(self._on_added)
+        queue.changed.connect(self._on_changed)
+
+    def row_for(self, queued: QueuedJob) -> JobRow:
+        return self.rows[id(queued)]
+
+    def _on_added(self, queued: QueuedJob) -> None:
+        row = JobRow(queued, self.queue)
+        self.rows[id(queued)] = row
+        self.rows_layout.insertWidget(self.rows_layout.count() - 1, row)
+        self._update_summary()
+
+    def _on_changed(self, queued: QueuedJob) -> None:
+        row = self.rows.get(id(queued))
+        if row is not None:
+            row.refresh()
+        self._update_summary()
+
+    def clear_finished(self) -> None:
+        for queued in self.queue.remove_finished():
+            row = self.rows.pop(id(queued), None)
+            if row is not None:
+                row.deleteLater()
+        self._update_summary()
+
+    def _update_summary(self) -> None:
+        jobs = self.queue.jobs()
+        running = sum(1 for q in jobs if q.state is JobState.RUNNING)
+        waiting = sum(1 for q in jobs if q.state is JobState.QUEUED)
+        if not jobs:
+            self.summary.setText("No jobs yet")
+        else:
+            self.summary.setText(f"{running} running, {waiting} waiting, {len(jobs) - running - waiting} finished")

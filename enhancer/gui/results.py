@@ -1,0 +1,215 @@
+"""The images panel (opened inputs) and the results panel (every result so far, its details and kernel)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPoint, QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMenu,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from enhancer.gui.kernel_view import KernelView
+from enhancer.gui.library import ImageEntry, ImageLibrary
+
+THUMBNAIL_SIZE = QSize(48, 48)
+INFO_KEYS_SHOWN = ("method", "scale", "device", "provider", "seconds")
+
+
+def thumbnail(entry: ImageEntry) -> QIcon:
+    small = entry.display.scaled(
+        THUMBNAIL_SIZE, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+    )
+    return QIcon(QPixmap.fromImage(small))
+
+
+def result_details(entry: ImageEntry) -> str:
+    """Size plus what the method reported (method, scale, device, provider, seconds, ...)."""
+    lines = [f"{entry.label}", f"size {entry.size_text}"]
+    info = entry.result.info if entry.result is not None else {}
+    ordered = [key for key in INFO_KEYS_SHOWN if key in info] + [k for k in info if k not in INFO_KEYS_SHOWN]
+    for key in ordered:
+        value = info[key]
+        lines.append(f"{key} {float(value):.2f} s" if key == "seconds" and _is_number(value) else f"{key} {value}")
+    return "\n".join(lines)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+class _EntryList(QListWidget):
+    """A list of library entries with thumbnails."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setIconSize(THUMBNAIL_SIZE)
+        self.setUniformItemSizes(False)
+
+    def add_entry(self, entry: ImageEntry, text: str) -> QListWidgetItem:
+        item = QListWidgetItem(thumbnail(entry), text)
+        item.setData(Qt.ItemDataRole.UserRole, entry)
+        self.addItem(item)
+        return item
+
+    def entry_at(self, row: int) -> ImageEntry | None:
+        item = self.item(row)
+        return item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+
+    def current_entry(self) -> ImageEntry | None:
+        item = self.currentItem()
+        return item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+
+    def row_of(self, entry: ImageEntry) -> int:
+        return next((row for row in range(self.count()) if self.entry_at(row) is entry), -1)
+
+    def remove_entry(self, entry: ImageEntry) -> None:
+        row = self.row_of(entry)
+        if row >= 0:
+            self.takeItem(row)
+
+
+class InputsPanel(QWidget):
+    """The opened images; the selected one is the current input."""
+
+    close_requested = Signal(object)
+
+    def __init__(self, library: ImageLibrary, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.library = library
+        self.list = _EntryList()
+        self.list.setToolTip("Opened images; the selected one is what the method panel runs on")
+        close = QPushButton("Close image")
+        close.clicked.connect(self._close_current)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.list, 1)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(close)
+        layout.addLayout(row)
+        library.entry_added.connect(self._on_added)
+        library.entry_removed.connect(self.list.remove_entry)
+        library.current_input_changed.connect(self._on_current_changed)
+        self.list.currentItemChanged.connect(self._on_selected)
+
+    def _on_added(self, entry: ImageEntry) -> None:
+        if not entry.is_result:
+            item = self.list.add_entry(entry, f"{entry.label}\n{entry.size_text}")
+            item.setToolTip(str(entry.image.source or entry.label))
+
+    def _on_current_changed(self, entry: ImageEntry | None) -> None:
+        row = self.list.row_of(entry) if entry is not None else -1
+        if row != self.list.currentRow():
+            self.list.setCurrentRow(row)
+
+    def _on_selected(self, *_items: object) -> None:
+        entry = self.list.current_entry()
+        if entry is not None:
+            self.library.set_current_input(entry)
+
+    def _close_current(self) -> None:
+        entry = self.list.current_entry()
+        if entry is not None:
+            self.close_requested.emit(entry)
+
+
+class ResultsPanel(QWidget):
+    """Every result made this session; pick one to put in a pane, save, copy or use as a new input."""
+
+    show_requested = Signal(object)
+    save_requested = Signal(object)
+    copy_requested = Signal(object)
+    use_as_input_requested = Signal(object)
+    remove_requested = Signal(object)
+
+    def __init__(self, library: ImageLibrary, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.library = library
+        self.list = _EntryList()
+        self.list.setToolTip("Double-click to show a result in the active pane; right-click for more")
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.list.customContextMenuRequested.connect(self._context_menu)
+        self.list.itemDoubleClicked.connect(lambda item: self.show_requested.emit(self._entry_of(item)))
+        self.list.currentItemChanged.connect(self._on_selected)
+        self.details = QLabel()
+        self.details.setWordWrap(True)
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.details.setObjectName("resultDetails")
+        self.kernel_title = QLabel("Estimated kernel")
+        self.kernel_view = KernelView()
+        show = QPushButton("Show")
+        show.setToolTip("Put the selected result in the active pane (or the wipe's right side)")
+        show.clicked.connect(lambda: self._emit_for_current(self.show_requested))
+        save = QPushButton("Save…")
+        save.clicked.connect(lambda: self._emit_for_current(self.save_requested))
+        buttons = QHBoxLayout()
+        buttons.addWidget(show)
+        buttons.addWidget(save)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.list, 1)
+        layout.addLayout(buttons)
+        layout.addWidget(self.details)
+        layout.addWidget(self.kernel_title)
+        layout.addWidget(self.kernel_view)
+        library.entry_added.connect(self._on_added)
+        library.entry_removed.connect(self.list.remove_entry)
+        self._on_selected()
+
+    @staticmethod
+    def _entry_of(item: QListWidgetItem) -> ImageEntry:
+        return item.data(Qt.ItemDataRole.UserRole)
+
+    def current_entry(self) -> ImageEntry | None:
+        return self.list.current_entry()
+
+    def select(self, entry: ImageEntry) -> None:
+        self.list.setCurrentRow(self.list.row_of(entry))
+
+    def _on_added(self, entry: ImageEntry) -> None:
+        if entry.is_result:
+            seconds = entry.result.info.get("seconds", "")
+            took = f" · {float(seconds):.1f} s" if _is_number(seconds) else ""
+            item = self.list.add_entry(entry, f"{entry.label}\n{entry.size_text}{took}")
+            item.setToolTip(result_details(entry))
+            self.list.setCurrentItem(item)
+
+    def _on_selected(self, *_items: object) -> None:
+        entry = self.list.current_entry()
+        self.details.setText(result_details(entry) if entry is not None else "No results yet")
+        kernel = entry.result.extras.get("kernel") if entry is not None and entry.result else None
+        self.kernel_view.set_kernel(kernel)
+        self.kernel_title.setVisible(kernel is not None)
+        self.kernel_view.setVisible(kernel is not None)
+
+    def _emit_for_current(self, signal: Signal) -> None:
+        entry = self.list.current_entry()
+        if entry is not None:
+            signal.emit(entry)
+
+    def _context_menu(self, position: QPoint) -> None:
+        item = self.list.itemAt(position)
+        if item is None:
+            return
+        entry = self._entry_of(item)
+        menu = QMenu(self)
+        for text, signal in (
+            ("Show in active pane", self.show_requested),
+            ("Save…", self.save_requested),
+            ("Copy to clipboard", self.copy_requested),
+            ("Use as input", self.use_as_input_requested),
+            ("Remove", self.remove_requested),
+        ):
+            menu.addAction(text, lambda s=signal: s.emit(entry))
+        menu.exec(self.list.viewport().mapToGlobal(position))

@@ -1,0 +1,612 @@
+"""Zero-Shot Super-Resolution (ZSSR; Shocher, Cohen, Irani, CVPR 2018): a CNN learned on the photo itself.
+
+No training data: at run time a small CNN (``enhancer.nets.zssr_net``) learns to undo the downscaling of the
+input's own downscaled copies, then is applied to the input. One scale step runs as:
+
+1. *Fathers*: the input and copies of it shrunk to between ``FATHER_MIN_SCALE`` and 1 of its size (drawn with a
+   preference for larger ones). Each iteration crops one, turns it by one of the 8 rotations/flips and shrinks
+   it by the scale (bicubic, or a given blur kernel) to make its *LR son*, optionally with noise.
+2. *Training*: the son, enlarged back by bicubic, goes through the net, which predicts the missing residual;
+   Adam on the L1 distance to the father. The paper's learning-rate policy watches how well the net rebuilds
+   the input from its own son and divides the rate by 10 when that stops improving; it stops at 9e-6.
+3. *Output*: the input in the 8 rotations/flips through the net, turned back, the per-pixel median, then
+   back-projection so that shrinking the output reproduces the input. Inference goes through the tiler.
+
+x4 can go gradually (x2, then x4 with the x2 result joining the fathers). ``zssr_upscale`` is the plain
+numpy entry point (the KernelGAN method calls it with its estimated kernel); ``run_zssr`` is the registered
+method.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from enhancer.imaging.image import ImageData
+from enhancer.imaging.resize import downscale_with_kernel_torch, imresize, imresize_torch
+from enhancer.imaging.tiling import run_tiled
+from enhancer.methods.registry import Method, MethodResult, RunContext, option, register
+from enhancer.nets.zssr_net import PAPER_DEPTH, PAPER_WIDTH, ZSSRNet
+from enhancer.runtime.devices import torch_device
+from enhancer.runtime.jobs import Progress
+
+# --- The paper's constants (ZSSR, CVPR 2018, and its authors' default configuration) ---------------------
+PAPER_LEARNING_RATE = 1e-3
+PAPER_CROP = 128
+PAPER_MAX_ITERATIONS = 3000
+PAPER_MIN_ITERATIONS = 256  # also the least number of iterations between two learning-rate drops
+PAPER_MIN_LEARNING_RATE = 9e-6  # training stops once the rate falls below this
+LR_DROP_FACTOR = 10.0
+LR_CHECK_EVERY = 60  # iterations between two looks at the reconstruction-error trend
+LR_SLOPE_RANGE = 256  # the trend is a line fitted to the errors of the last this-many iterations
+LR_SLOPE_RATIO = 1.5  # drop the rate when -1.5 * slope < the slope's standard deviation
+RECONSTRUCTION_EVERY = 50  # iterations between two measurements of the reconstruction error
+FATHER_MIN_SCALE = 0.5  # fathers: the input and copies down to half its size
+FATHER_LEVELS = 11  # copies at scales 1.0, 0.95, ..., 0.5
+UNRESAMPLED_FATHER_PROBABILITY = 0.5  # share of pairs taken from the input's own pixel grid
+PAPER_BACK_PROJECTION = 10
+KERNEL_MODE_BACK_PROJECTION = 2  # given-kernel mode: 2 back-projection iterations, no rotations/flips
+REAL_PHOTO_NOISE = 0.0125  # real-image mode: Gaussian noise on the sons, no back-projection
+DIHEDRAL = 8
+
+# --- Engineering limits --------------------------------------------------------------------------------
+RECONSTRUCTION_MAX_SIDE = 256  # the reconstruction error is measured on a central crop of at most this
+REPORT_EVERY = 5  # iterations between two progress reports (cancel is checked every iteration)
+COSINE_FLOOR = 0.01  # the cosine policy ends at this fraction of the initial rate
+TILE_OUTPUT_SIDE = {"cpu": 640, "cuda": 2048}  # largest output tile side: bounds memory and cancel latency
+BACK_PROJECTION_CONTEXT = 2  # extra tile context (input pixels) per back-projection iteration
+MAX_BACK_PROJECTION_CONTEXT = 24
+
+PRESETS = ("quality", "fast")
+SWITCH_CHOICES = ("auto", "on", "off")
+LR_POLICIES = ("paper", "cosine")
+# Ensemble members in an order whose prefixes are subgroups of the 8: {id}, {id, transpose},
+# {id, transpose, rot180, anti-transpose}, then the rest. Index = rotations + 4 * flipped.
+ENSEMBLE_ORDER = (0, 5, 2, 7, 1, 4, 3, 6)
+
+
+@dataclass(frozen=True)
+class ZSSRConfig:
+    """Every setting of one ZSSR run, fully resolved: what ``zssr_upscale`` runs with.
+
+    ``preset_config`` gives the presets; ``dataclasses.replace`` changes a field.
+    """
+
+    width: int = PAPER_WIDTH
+    depth: int = PAPER_DEPTH
+    crop_size: int = PAPER_CROP
+    max_iterations: int = PAPER_MAX_ITERATIONS
+    min_iterations: int = PAPER_MIN_ITERATIONS
+    learning_rate: float = PAPER_LEARNING_RATE
+    lr_policy: str = "paper"  # "paper" (adaptive, stops by itself) or "cosine" (exactly max_iterations)
+    augment: bool = True  # fathers in the 8 rotations/flips
+    ensemble: int = DIHEDRAL  # self-ensemble members (median), 1..8
+    back_projection: int = PAPER_BACK_PROJECTION
+    noise_std: float = 0.0
+    gradual: bool = True  # x4 as x2 then x4
+    mixed_precision: bool = False  # bf16 autocast, CUDA only
+
+    def __post_init__(self) -> None:
+        if self.lr_policy not in LR_POLICIES:
+            raise ValueError(f"lr_policy must be one of {LR_POLICIES}, got {self.lr_policy!r}")
+        if not 1 <= self.ensemble <= DIHEDRAL:
+            raise ValueError(f"ensemble must be 1..{DIHEDRAL}, got {self.ensemble}")
+        if self.max_iterations < 1 or self.crop_size < 8 or self.depth < 2 or self.width < 1:
+            raise ValueError(f"invalid ZSSR configuration {self}")
+
+
+FAST = ZSSRConfig(
+    width=PAPER_WIDTH,
+    depth=PAPER_DEPTH,
+    crop_size=64,
+    max_iterations=600,
+    learning_rate=PAPER_LEARNING_RATE,
+    lr_policy="cosine",
+    ensemble=4,
+    back_projection=PAPER_BACK_PROJECTION,
+    gradual=False,
+    mixed_precision=True,
+)
+
+
+def preset_config(preset: str = "quality", *, kernel_mode: bool = False, real_photo: bool = False) -> ZSSRConfig:
+    """The configuration of a preset, adjusted for given-kernel mode and/or real-photo mode as the paper does.
+
+    ``quality`` is the paper's configuration; ``fast`` trades a little PSNR for a run that fits a CPU.
+    Given-kernel mode turns off rotations/flips (a non-symmetric kernel does not survive them) and uses 2
+    back-projection iterations; real-photo mode adds noise to the sons and skips back-projection.
+    """
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r} (choose from {', '.join(PRESETS)})")
+    config = ZSSRConfig() if preset == "quality" else FAST
+    if kernel_mode:
+        config = replace(
+            config, augment=False, ensemble=1, back_projection=min(config.back_projection, KERNEL_MODE_BACK_PROJECTION)
+        )
+    if real_photo:
+        config = replace(config, noise_std=REAL_PHOTO_NOISE, back_projection=0)
+    return config
+
+
+@dataclass(frozen=True)
+class ZSSROptions:
+    """ZSSR's user-facing options: a preset, and overrides of its settings (empty/auto = the preset's)."""
+
+    preset: str = option("quality", "quality: the paper's configuration; fast: a short run for a CPU", choices=PRESETS)
+    iterations: int | None = option(
+        None, "most training iterations per scale step (quality: 3000, fast: 600)", minimum=10, maximum=20000
+    )
+    crop_size: int | None = option(None, "side of the training crops (quality: 128, fast: 64)", minimum=16, maximum=512)
+    learning_rate: float | None = option(None, "initial Adam learning rate (1e-3)", minimum=1e-5, maximum=1e-2)
+    lr_policy: str = option(
+        "auto", "paper: drop on plateau and stop by itself; cosine: fixed iterations", choices=("auto",) + LR_POLICIES
+    )
+    width: int | None = option(None, "channels per hidden layer (64)", minimum=8, maximum=256)
+    depth: int | None = option(None, "conv layers (8)", minimum=2, maximum=24)
+    ensemble: int | None = option(None, "self-ensemble members, median (quality: 8, fast: 4)", minimum=1, maximum=8)
+    back_projection: int | None = option(None, "back-projection iterations (10; 0 turns it off)", minimum=0, maximum=50)
+    gradual: str = option("auto", "x4 as x2 then x4 (quality: on, fast: off)", choices=SWITCH_CHOICES)
+    real_photo: bool = option(False, "real-photo mode: noise on the training sons, no back-projection")
+    noise_std: float | None = option(None, "std of the noise added to the sons (real-photo: 0.0125)", minimum=0.0, maximum=0.2)
+    kernel_file: str | None = option(None, "a .npy blur kernel: the sons are made with it instead of bicubic")
+    mixed_precision: str = option("auto", "bf16 on CUDA (fast: on); ignored on CPU", choices=SWITCH_CHOICES)
+
+
+def _switch(value: str, default: bool) -> bool:
+    return default if value == "auto" else value == "on"
+
+
+def resolve_config(options: ZSSROptions, *, kernel_mode: bool = False) -> ZSSRConfig:
+    """The preset's configuration with the options' overrides applied."""
+    base = preset_config(options.preset, kernel_mode=kernel_mode, real_photo=options.real_photo)
+    overrides = {
+        "max_iterations": options.iterations,
+        "crop_size": options.crop_size,
+        "learning_rate": options.learning_rate,
+        "width": options.width,
+        "depth": options.depth,
+        "ensemble": options.ensemble,
+        "back_projection": options.back_projection,
+        "noise_std": options.noise_std,
+        "lr_policy": None if options.lr_policy == "auto" else options.lr_policy,
+    }
+    config = replace(base, **{k: v for k, v in overrides.items() if v is not None})
+    return replace(
+        config,
+        gradual=_switch(options.gradual, config.gradual),
+        mixed_precision=_switch(options.mixed_precision, config.mixed_precision),
+        min_iterations=min(config.min_iterations, config.max_iterations),
+    )
+
+
+def load_kernel(path: str | Path) -> np.ndarray:
+    """A 2-D blur kernel from a .npy file, normalised to sum 1."""
+    kernel = np.load(Path(path), allow_pickle=False)
+    if kernel.ndim != 2 or kernel.size == 0 or not np.all(np.isfinite(kernel)):
+        raise ValueError(f"{path}: a kernel must be a finite 2-D array, got shape {kernel.shape}")
+    total = float(kernel.sum())
+    if abs(total) < 1e-8:
+        raise ValueError(f"{path}: the kernel sums to zero")
+    return (kernel / total).astype(np.float32)
+
+
+# --- Geometry helpers ----------------------------------------------------------------------------------
+
+
+def _dihedral(x: torch.Tensor, index: int) -> torch.Tensor:
+    """One of the 8 rotations/flips of an N x C x H x W tensor (index = rotations + 4 * flipped)."""
+    x = torch.rot90(x, index % 4, dims=(2, 3))
+    return x.flip(3) if index >= 4 else x
+
+
+def _undo_dihedral(x: torch.Tensor, index: int) -> torch.Tensor:
+    if index >= 4:
+        x = x.flip(3)
+    return torch.rot90(x, -(index % 4), dims=(2, 3))
+
+
+def _to_tensor(pixels: np.ndarray, device: torch.device) -> torch.Tensor:
+    """H x W x C numpy -> 1 x C x H x W float32 tensor on ``device``."""
+    return torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1))).unsqueeze(0).to(device)
+
+
+def _to_numpy(x: torch.Tensor) -> np.ndarray:
+    return x[0].permute(1, 2, 0).float().cpu().numpy()
+
+
+class _Degradation:
+    """How a son is made from a father (bicubic or a given kernel), and how back-projection undoes it."""
+
+    def __init__(self, scale: int, kernel: np.ndarray | None, device: torch.device) -> None:
+        self.scale = scale
+        self.kernel = None if kernel is None else torch.as_tensor(kernel, dtype=torch.float32, device=device)
+
+    def shrink(self, x: torch.Tensor) -> torch.Tensor:
+        if self.kernel is None:
+            return imresize_torch(x, scale=1.0 / self.scale)
+        return downscale_with_kernel_torch(x, self.kernel.to(x.dtype), self.scale)
+
+    def enlarge(self, x: torch.Tensor, shape: tuple[int, int] | None = None) -> torch.Tensor:
+        """Bicubic enlargement by the scale (or to ``shape``): the network's input and back-projection's lift."""
+        if shape is None:
+            return imresize_torch(x, scale=float(self.scale))
+        return imresize_torch(x, output_shape=shape)
+
+
+# --- Training ------------------------------------------------------------------------------------------
+
+
+class _FatherSampler:
+    """Draws random (father crop, rotation/flip) training examples from a pyramid of the sources."""
+
+    def __init__(self, sources: list[np.ndarray], scale: int, crop: int, augment: bool, rng: np.random.Generator):
+        self.scale = scale
+        self.crop = crop
+        self.augment = augment
+        self.rng = rng
+        self.pyramids: list[list[np.ndarray]] = []
+        for source in sources:
+            levels = [source]
+            for factor in np.linspace(1.0, FATHER_MIN_SCALE, FATHER_LEVELS)[1:]:
+                shape = (round(source.shape[0] * factor), round(source.shape[1] * factor))
+                if min(shape) < 2 * scale:
+                    break
+                levels.append(np.clip(imresize(source, output_shape=shape), 0.0, 1.0))
+            self.pyramids.append(levels)
+        areas = np.array([p[0].shape[0] * p[0].shape[1] for p in self.pyramids], dtype=np.float64)
+        self.source_weights = areas / areas.sum()
+
+    def draw(self) -> np.ndarray:
+        """One father: a crop (sides multiples of the scale) of a randomly chosen level, randomly turned."""
+        levels = self.pyramids[self.rng.choice(len(self.pyramids), p=self.source_weights)]
+        if len(levels) == 1 or self.rng.random() < UNRESAMPLED_FATHER_PROBABILITY:
+            level = levels[0]
+        else:
+            areas = np.array([lv.shape[0] * lv.shape[1] for lv in levels], dtype=np.float64)
+            level = levels[self.rng.choice(len(levels), p=areas / areas.sum())]
+        h, w = level.shape[:2]
+        ch = min(self.crop, h) // self.scale * self.scale
+        cw = min(self.crop, w) // self.scale * self.scale
+        top = int(self.rng.integers(0, h - ch + 1))
+        left = int(self.rng.integers(0, w - cw + 1))
+        father = level[top : top + ch, left : left + cw]
+        if self.augment:
+            turn = int(self.rng.integers(DIHEDRAL))
+            father = np.rot90(father, turn % 4, axes=(0, 1))
+            if turn >= 4:
+                father = father[:, ::-1]
+        return np.ascontiguousarray(father)
+
+
+class _PaperLearningRate:
+    """ZSSR's policy: every 60 iterations fit a line to the recent reconstruction errors; when the slope is not
+    clearly negative (-1.5 * slope < its standard deviation) divide the rate by 10; stop below 9e-6.
+
+    The slope's standard deviation is the one of the least-squares fit (``np.polyfit(..., cov=True)``), our
+    reading of the paper's "standard deviation" that keeps the comparison in the same units.
+    """
+
+    def __init__(self, config: ZSSRConfig) -> None:
+        self.rate = config.learning_rate
+        self.min_iterations = config.min_iterations
+        self.last_change = 0
+        self.errors: list[tuple[int, float]] = []
+
+    def record(self, iteration: int, error: float) -> None:
+        self.errors.append((iteration, error))
+
+    def update(self, iteration: int) -> float:
+        if (iteration + 1) % LR_CHECK_EVERY or iteration - self.last_change <= self.min_iterations:
+            return self.rate
+        recent = self.errors[-int(LR_SLOPE_RANGE / RECONSTRUCTION_EVERY) :]
+        if len(recent) < 4:  # a line with a covariance needs at least 4 points
+            return self.rate
+        steps, values = np.array(recent, dtype=np.float64).T
+        (slope, _), cov = np.polyfit(steps, values, 1, cov=True)
+        if -LR_SLOPE_RATIO * slope < math.sqrt(max(cov[0, 0], 0.0)):
+            self.rate /= LR_DROP_FACTOR
+            self.last_change = iteration
+        return self.rate
+
+    def finished(self) -> bool:
+        return self.rate < PAPER_MIN_LEARNING_RATE
+
+
+def _cosine_rate(config: ZSSRConfig, iteration: int) -> float:
+    """Cosine decay from the initial rate to ``COSINE_FLOOR`` of it over exactly ``max_iterations``."""
+    t = iteration / max(config.max_iterations - 1, 1)
+    return config.learning_rate * (COSINE_FLOOR + (1 - COSINE_FLOOR) * 0.5 * (1 + math.cos(math.pi * t)))
+
+
+def _autocast(device: torch.device, enabled: bool):
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled and device.type == "cuda")
+
+
+def _reconstruction_error(
+    net: ZSSRNet, reference: torch.Tensor, degradation: _Degradation, mixed: bool
+) -> float:
+    """MSE of the net rebuilding ``reference`` from its own son: the signal of the paper's learning-rate policy."""
+    with torch.inference_mode(), _autocast(reference.device, mixed):
+        son = degradation.shrink(reference)
+        rebuilt = net(degradation.enlarge(son, tuple(reference.shape[2:])))
+    return float(F.mse_loss(rebuilt.float(), reference))
+
+
+def _central_crop(pixels: np.ndarray, side: int, scale: int) -> np.ndarray:
+    h, w = pixels.shape[:2]
+    ch = min(side, h) // scale * scale
+    cw = min(side, w) // scale * scale
+    top, left = (h - ch) // 2, (w - cw) // 2
+    return pixels[top : top + ch, left : left + cw]
+
+
+def _train(
+    net: ZSSRNet,
+    sources: list[np.ndarray],
+    degradation: _Degradation,
+    config: ZSSRConfig,
+    rng: np.random.Generator,
+    generator: torch.Generator,
+    device: torch.device,
+    progress: Progress,
+    label: str,
+) -> dict[str, float]:
+    """Train ``net`` on father/son pairs from ``sources`` (``sources[0]`` is the input); returns a summary."""
+    scale = degradation.scale
+    sampler = _FatherSampler(sources, scale, config.crop_size, config.augment, rng)
+    reference = _to_tensor(_central_crop(sources[0], RECONSTRUCTION_MAX_SIDE, scale), device)
+    optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
+    policy = _PaperLearningRate(config) if config.lr_policy == "paper" else None
+    mixed = config.mixed_precision
+    losses: list[torch.Tensor] = []  # kept on the device: no sync per iteration on a GPU
+    rate = config.learning_rate
+    iteration = 0
+    net.train()
+    for iteration in range(config.max_iterations):
+        progress.check()
+        rate = policy.update(iteration) if policy is not None else _cosine_rate(config, iteration)
+        if policy is not None and policy.finished():
+            break
+        for group in optimizer.param_groups:
+            group["lr"] = rate
+        father = _to_tensor(sampler.draw(), device)
+        son = degradation.shrink(father)
+        if config.noise_std > 0:
+            noise = torch.randn(son.shape, generator=generator, dtype=son.dtype) * config.noise_std
+            son = son + noise.to(device)
+        with _autocast(device, mixed):
+            output = net(degradation.enlarge(son, tuple(father.shape[2:])))
+        loss = F.l1_loss(output.float(), father)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.detach())
+        if policy is not None and (iteration + 1) % RECONSTRUCTION_EVERY == 0:
+            policy.record(iteration, _reconstruction_error(net, reference, degradation, mixed))
+        if (iteration + 1) % REPORT_EVERY == 0:
+            progress.report(
+                (iteration + 1) / config.max_iterations,
+                "training",
+                f"{label}: iteration {iteration + 1}",
+                iteration=iteration + 1,
+                loss=float(torch.stack(losses[-REPORT_EVERY:]).mean()),
+                lr=rate,
+            )
+    net.eval()
+    final_loss = float(torch.stack(losses[-50:]).mean()) if losses else math.nan
+    return {"iterations": float(len(losses)), "final_loss": final_loss, "final_lr": rate}
+
+
+# --- Inference -----------------------------------------------------------------------------------------
+
+
+def _back_project(
+    sr: torch.Tensor, lr: torch.Tensor, degradation: _Degradation, iterations: int
+) -> torch.Tensor:
+    """Make ``sr`` consistent with ``lr``: add the bicubic-lifted error of its shrunk copy, clip, repeat."""
+    for _ in range(iterations):
+        error = lr - degradation.shrink(sr)
+        sr = torch.clamp(sr + degradation.enlarge(error, tuple(sr.shape[2:])), 0.0, 1.0)
+    return sr
+
+
+def _median(members: list[torch.Tensor]) -> torch.Tensor:
+    """Per-pixel median (the mean of the two middle values for an even count, as numpy's)."""
+    if len(members) == 1:
+        return members[0]
+    ordered = torch.sort(torch.stack(members), dim=0).values
+    n = len(members)
+    return 0.5 * (ordered[(n - 1) // 2] + ordered[n // 2])
+
+
+def _super_resolve_tile(
+    net: ZSSRNet,
+    tile: np.ndarray,
+    degradation: _Degradation,
+    config: ZSSRConfig,
+    device: torch.device,
+    check: Callable[[], None],
+) -> np.ndarray:
+    """Self-ensemble (median of up to 8 rotations/flips) then back-projection, for one input tile."""
+    lr = _to_tensor(tile, device)
+    members = []
+    with torch.inference_mode(), _autocast(device, config.mixed_precision):
+        for index in ENSEMBLE_ORDER[: config.ensemble]:
+            turned = _dihedral(lr, index)
+            members.append(_undo_dihedral(net(degradation.enlarge(turned), check).float(), index))
+    with torch.inference_mode():
+        sr = torch.clamp(_median(members), 0.0, 1.0)
+        del members
+        check()
+        sr = _back_project(sr, lr, degradation, config.back_projection)
+    return _to_numpy(sr)
+
+
+def _tile_geometry(net: ZSSRNet, scale: int, config: ZSSRConfig, device: torch.device, tile_size: int) -> tuple[int, int]:
+    """(tile, overlap) in input pixels: the overlap covers the net's and bicubic's reach plus back-projection."""
+    reach = math.ceil(net.receptive_radius / scale) + 2
+    reach += min(BACK_PROJECTION_CONTEXT * config.back_projection, MAX_BACK_PROJECTION_CONTEXT)
+    tile = min(tile_size, TILE_OUTPUT_SIDE.get(device.type, TILE_OUTPUT_SIDE["cpu"]) // scale + 2 * reach)
+    return max(tile, 2 * reach + 16), reach
+
+
+def _infer(
+    net: ZSSRNet,
+    pixels: np.ndarray,
+    degradation: _Degradation,
+    config: ZSSRConfig,
+    device: torch.device,
+    tile_size: int,
+    progress: Progress,
+    label: str,
+) -> np.ndarray:
+    tile, overlap = _tile_geometry(net, degradation.scale, config, device, tile_size)
+    stage = "ensemble" if config.ensemble > 1 else "inference"
+    progress.report(0.0, stage, f"{label}: {config.ensemble} member(s), then {config.back_projection} back-projection")
+
+    def tile_done(fraction: float) -> None:
+        progress.report(fraction, stage, f"{label}: tiles {fraction:.0%}")
+
+    def run_tile(tile_pixels: np.ndarray) -> np.ndarray:
+        return _super_resolve_tile(net, tile_pixels, degradation, config, device, progress.check)
+
+    out = run_tiled(pixels, run_tile, scale=degradation.scale, tile=tile, overlap=overlap, progress=tile_done)
+    if config.back_projection:
+        progress.report(1.0, "back-projection", f"{label}: done inside each tile")
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+# --- Entry points --------------------------------------------------------------------------------------
+
+
+def _scale_steps(scale: int, gradual: bool) -> list[int]:
+    return [2, 4] if gradual and scale == 4 else [scale]
+
+
+def zssr_upscale(
+    pixels: np.ndarray,
+    scale: int,
+    config: ZSSRConfig | None = None,
+    *,
+    kernel: np.ndarray | Mapping[int, np.ndarray] | None = None,
+    progress: Progress | None = None,
+    device: str = "auto",
+    seed: int | None = None,
+    tile_size: int = 512,
+    summary: dict[str, float] | None = None,
+) -> np.ndarray:
+    """Super-resolve ``pixels`` (H x W x C float32 in [0, 1], C = 1 or 3) by ``scale`` (2..4) with ZSSR.
+
+    Args:
+        config: the settings; ``preset_config("quality")`` when omitted. For given-kernel mode pass
+            ``preset_config(..., kernel_mode=True)``: this function runs the configuration as given.
+        kernel: a blur kernel (sums to 1) that made the input: the sons are made with it instead of
+            bicubic. For gradual x4 give one per step, ``{2: k2, 4: k4}``; with a single kernel x4 runs in
+            one step.
+        progress: progress and cancel; stages "training", "ensemble"/"inference", "back-projection".
+        device: "auto", "cpu" or "cuda".
+        seed: fixes crops, flips, noise and initial weights (same output twice on CPU).
+        tile_size: largest inference tile side in input pixels.
+        summary: filled with training figures (iterations per step, final loss, final learning rate).
+
+    Returns:
+        H*scale x W*scale x C float32 in [0, 1].
+    """
+    if pixels.ndim != 3 or pixels.shape[2] not in (1, 3):
+        raise ValueError(f"expected H x W x 1 or H x W x 3 pixels, got {pixels.shape}")
+    if not 2 <= scale <= 4:
+        raise ValueError(f"ZSSR supports integer scales 2 to 4, got {scale}")
+    config = config or preset_config("quality")
+    progress = progress or Progress()
+    kernels: dict[int, np.ndarray] = {}
+    if isinstance(kernel, Mapping):
+        kernels = {int(k): np.asarray(v, dtype=np.float32) for k, v in kernel.items()}
+    elif kernel is not None:
+        kernels = {scale: np.asarray(kernel, dtype=np.float32)}
+    steps = _scale_steps(scale, config.gradual)
+    if kernels and any(step not in kernels for step in steps):
+        steps = [scale]
+    if kernels and scale not in kernels:
+        raise ValueError(f"no kernel given for scale {scale} (given: {sorted(kernels)})")
+    if min(pixels.shape[:2]) < 2 * max(steps):
+        raise ValueError(f"a {pixels.shape[1]}x{pixels.shape[0]} image is too small for ZSSR x{scale}")
+
+    torch_dev = torch_device(device)
+    seed_sequence = np.random.SeedSequence(seed)
+    rng = np.random.default_rng(seed_sequence)
+    generator = torch.Generator().manual_seed(int(seed_sequence.generate_state(1)[0]))
+    pixels = np.ascontiguousarray(pixels, dtype=np.float32)
+    net = ZSSRNet(channels=pixels.shape[2], width=config.width, depth=config.depth)
+    net.reset_parameters(generator)
+    net.to(torch_dev)
+    # Training draws one crop at a time; a fixed-size network on CPU is fastest in the default layout.
+    sources = [pixels]
+    result = pixels
+    share = 1.0 / len(steps)
+    for number, step in enumerate(steps):
+        label = f"x{step}" + (f" (step {number + 1}/{len(steps)})" if len(steps) > 1 else "")
+        degradation = _Degradation(step, kernels.get(step), torch_dev)
+        step_progress = progress.sub(number * share, (number + 1) * share)
+        started = time.perf_counter()
+        figures = _train(
+            net, sources, degradation, config, rng, generator, torch_dev, step_progress.sub(0.0, 0.85), label
+        )
+        figures["train_seconds"] = time.perf_counter() - started
+        result = _infer(net, pixels, degradation, config, torch_dev, tile_size, step_progress.sub(0.85, 1.0), label)
+        if summary is not None:
+            summary.update({f"x{step}_{name}": value for name, value in figures.items()})
+        sources = sources + [result]  # gradual SR: the intermediate result joins the fathers
+    return result
+
+
+def run_zssr(image: ImageData, scale: int, options: ZSSROptions, context: RunContext) -> MethodResult:
+    """The registered method: ZSSR on the image's RGB (or grey) pixels; alpha is enlarged with bicubic."""
+    kernel = load_kernel(options.kernel_file) if options.kernel_file else None
+    config = resolve_config(options, kernel_mode=kernel is not None)
+    pixels = image.pixels[:, :, :1] if image.grey else image.pixels
+    summary: dict[str, float] = {}
+    started = time.perf_counter()
+    out = zssr_upscale(
+        pixels,
+        scale,
+        config,
+        kernel=kernel,
+        progress=context.progress,
+        device=context.device,
+        seed=context.seed,
+        tile_size=context.tile_size,
+        summary=summary,
+    )
+    if image.grey:
+        out = np.repeat(out, 3, axis=2)
+    alpha = None
+    if image.alpha is not None:
+        alpha = np.clip(imresize(image.alpha, scale=scale), 0.0, 1.0).astype(np.float32)
+    info = {
+        "device": str(torch_device(context.device)),
+        "preset": options.preset,
+        "seconds_total": f"{time.perf_counter() - started:.1f}",
+    }
+    info.update({name: f"{value:.4g}" for name, value in summary.items()})
+    return MethodResult(image.with_pixels(out, alpha), info=info)
+
+
+register(
+    Method(
+        id="zssr",
+        name="ZSSR (zero-shot)",
+        purpose="A real photo of unknown origin: a small CNN learned at run time on the photo's own downscaled "
+        "copies; no training data. Slow (minutes on a CPU), but adapts to the image.",
+        scales=(2, 3, 4),
+        options_type=ZSSROptions,
+        devices=("cpu", "cuda"),
+        run=run_zssr,
+    )
+)
