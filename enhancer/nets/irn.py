@@ -1,0 +1,183 @@
+"""Invertible Rescaling Network (IRN; Xiao et al., ECCV 2020, arXiv 2005.05650).
+
+A bijection f: HR -> (LR, z). Each x2 level is a fixed Haar wavelet transform (3 -> 12 channels at half size)
+followed by ``BLOCKS_PER_LEVEL`` affine coupling blocks; x4 stacks two levels. After the last level the first
+3 channels are the LR image and the rest are z, which training pushes towards N(0, I) so that it can be
+dropped and re-drawn when restoring. ``forward`` computes f, ``inverse`` computes f^-1 exactly.
+
+Shared by the trainer (``enhancer.train``) and the ONNX exporter; the app itself runs the exported graphs.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+IMAGE_CHANNELS = 3
+BLOCKS_PER_LEVEL = 8  # IRN paper: 8 invertible blocks per x2 level
+COUPLING_CLAMP = 1.0  # IRN paper: clamp of the affine coupling's log-scale
+DENSE_GROWTH = 32  # IRN paper: dense sub-network growth channels
+DENSE_CONVS = 5
+LEAKY_SLOPE = 0.2
+DENSE_INIT_SCALE = 0.1  # Xavier init of convs 1-4 scaled by 0.1; conv 5 starts at zero
+SUPPORTED_SCALES = (2, 4)
+
+
+def z_channels(scale: int) -> int:
+    """How many z channels an IRN of this scale produces (per LR pixel)."""
+    return IMAGE_CHANNELS * scale * scale - IMAGE_CHANNELS
+
+
+def haar_forward(x: torch.Tensor) -> torch.Tensor:
+    """Haar transform of N x C x H x W (H, W even) into N x 4C x H/2 x W/2.
+
+    Output channels are grouped by band: the C low-pass bands (2x2 means) first, then the C horizontal,
+    C vertical and C diagonal detail bands, each the +-1 Haar pattern scaled by 1/4.
+    """
+    a = x[:, :, 0::2, 0::2]
+    b = x[:, :, 0::2, 1::2]
+    c = x[:, :, 1::2, 0::2]
+    d = x[:, :, 1::2, 1::2]
+    low = (a + b + c + d) * 0.25
+    horizontal = (a - b + c - d) * 0.25
+    vertical = (a + b - c - d) * 0.25
+    diagonal = (a - b - c + d) * 0.25
+    return torch.cat([low, horizontal, vertical, diagonal], dim=1)
+
+
+def haar_inverse(y: torch.Tensor) -> torch.Tensor:
+    """Exact inverse of ``haar_forward``: N x 4C x h x w back to N x C x 2h x 2w."""
+    low, horizontal, vertical, diagonal = torch.chunk(y, 4, dim=1)
+    a = low + horizontal + vertical + diagonal
+    b = low - horizontal + vertical - diagonal
+    c = low + horizontal - vertical - diagonal
+    d = low - horizontal - vertical + diagonal
+    # Interleave the four phases: stack to N x C x h x 2 x w x 2, then fold into 2h x 2w.
+    top = torch.stack([a, b], dim=-1)
+    bottom = torch.stack([c, d], dim=-1)
+    n, ch, h, w = low.shape
+    return torch.stack([top, bottom], dim=3).reshape(n, ch, 2 * h, 2 * w)
+
+
+class DenseBlock(nn.Module):
+    """Five 3x3 convolutions, each seeing the input and all earlier outputs (growth 32), LeakyReLU 0.2."""
+
+    def __init__(self, in_channels: int, out_channels: int, growth: int = DENSE_GROWTH) -> None:
+        super().__init__()
+        self.convs = nn.ModuleList(
+            nn.Conv2d(in_channels + i * growth, growth if i < DENSE_CONVS - 1 else out_channels, 3, padding=1)
+            for i in range(DENSE_CONVS)
+        )
+        self.activation = nn.LeakyReLU(LEAKY_SLOPE)
+        for conv in self.convs[:-1]:
+            nn.init.xavier_normal_(conv.weight)
+            conv.weight.data.mul_(DENSE_INIT_SCALE)
+            nn.init.zeros_(conv.bias)
+        nn.init.zeros_(self.convs[-1].weight)
+        nn.init.zeros_(self.convs[-1].bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = [x]
+        for conv in self.convs[:-1]:
+            features.append(self.activation(conv(torch.cat(features, dim=1))))
+        return self.convs[-1](torch.cat(features, dim=1))
+
+
+class CouplingBlock(nn.Module):
+    """Affine coupling on x = [x1 (3 LR channels), x2 (the rest)] (IRN paper, eqs. 1-2).
+
+    y1 = x1 + F(x2);  s = clamp * (2 * sigmoid(H(y1)) - 1);  y2 = x2 * exp(s) + G(y1).
+    """
+
+    def __init__(self, channels: int, clamp: float = COUPLING_CLAMP) -> None:
+        super().__init__()
+        rest = channels - IMAGE_CHANNELS
+        self.clamp = clamp
+        self.f = DenseBlock(rest, IMAGE_CHANNELS)
+        self.g = DenseBlock(IMAGE_CHANNELS, rest)
+        self.h = DenseBlock(IMAGE_CHANNELS, rest)
+
+    def _log_scale(self, y1: torch.Tensor) -> torch.Tensor:
+        return self.clamp * (torch.sigmoid(self.h(y1)) * 2 - 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x1, x2 = x[:, :IMAGE_CHANNELS], x[:, IMAGE_CHANNELS:]
+        y1 = x1 + self.f(x2)
+        y2 = x2 * torch.exp(self._log_scale(y1)) + self.g(y1)
+        return torch.cat([y1, y2], dim=1)
+
+    def inverse(self, y: torch.Tensor) -> torch.Tensor:
+        y1, y2 = y[:, :IMAGE_CHANNELS], y[:, IMAGE_CHANNELS:]
+        x2 = (y2 - self.g(y1)) * torch.exp(-self._log_scale(y1))
+        x1 = y1 - self.f(x2)
+        return torch.cat([x1, x2], dim=1)
+
+
+class IRN(nn.Module):
+    """IRN for x2 (one level) or x4 (two levels): ``forward`` HR -> LR ++ z, ``inverse`` LR ++ z -> HR.
+
+    Inputs' sides must be multiples of ``scale``. The output of ``forward`` has ``3 + z_channels(scale)``
+    channels; ``inverse`` accepts the same layout (``split``/``join`` help with it).
+    """
+
+    def __init__(self, scale: int = 2, blocks_per_level: int = BLOCKS_PER_LEVEL) -> None:
+        super().__init__()
+        if scale not in SUPPORTED_SCALES:
+            raise ValueError(f"IRN supports scales {SUPPORTED_SCALES}, got {scale}")
+        self.scale = scale
+        self.levels = int(math.log2(scale))
+        self.blocks = nn.ModuleList()
+        channels = IMAGE_CHANNELS
+        for _ in range(self.levels):
+            channels *= 4
+            self.blocks.append(nn.ModuleList(CouplingBlock(channels) for _ in range(blocks_per_level)))
+
+    def forward(self, hr: torch.Tensor) -> torch.Tensor:
+        x = hr
+        for level in self.blocks:
+            x = haar_forward(x)
+            for block in level:
+                x = block(x)
+        return x
+
+    def inverse(self, y: torch.Tensor) -> torch.Tensor:
+        x = y
+        for level in reversed(self.blocks):
+            for block in reversed(level):
+                x = block.inverse(x)
+            x = haar_inverse(x)
+        return x
+
+    @staticmethod
+    def split(y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(LR, z) from the output of ``forward``."""
+        return y[:, :IMAGE_CHANNELS], y[:, IMAGE_CHANNELS:]
+
+    @staticmethod
+    def join(lr: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """The input of ``inverse`` from an LR image and its z."""
+        return torch.cat([lr, z], dim=1)
+
+
+class IRNDownscale(nn.Module):
+    """The shrink direction as one graph for export: HR (N x 3 x H x W) -> LR (N x 3 x H/s x W/s)."""
+
+    def __init__(self, net: IRN) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, hr: torch.Tensor) -> torch.Tensor:
+        return self.net(hr)[:, :IMAGE_CHANNELS]
+
+
+class IRNUpscale(nn.Module):
+    """The restore direction as one graph for export: (LR, z) -> HR."""
+
+    def __init__(self, net: IRN) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, lr: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        return self.net.inverse(torch.cat([lr, z], dim=1))
