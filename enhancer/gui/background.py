@@ -29,7 +29,7 @@ class _BackgroundCall(QRunnable):
     def run(self) -> None:
         try:
             value = self.function()
-        except Exception as exc:  # noqa: BLE001  (every failure goes back to the GUI as a message)
+        except Exception as exc:  # every failure goes back to the GUI as a message
             self.relay.failed.emit(exc)
         else:
             self.relay.done.emit(value)

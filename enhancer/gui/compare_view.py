@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, QRectF, QSizeF, Qt, Signal
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPen, QResizeEvent, QWheelEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -57,7 +57,9 @@ class ZoomPanCanvas(QWidget):
         state.changed.connect(self.update)
 
     def view_size(self) -> QSizeF:
-        return QSizeF(self.size())
+        """The size used to map between view and reference: the panes' common one, so they align exactly."""
+        viewport = self.state.viewport
+        return QSizeF(viewport) if not viewport.isEmpty() else QSizeF(self.size())
 
     def reference_point(self, point: QPointF) -> QPointF:
         return self.state.to_reference(point, self.view_size())
@@ -121,7 +123,7 @@ class ZoomPanCanvas(QWidget):
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
         self.fit_requested.emit()
 
-    def leaveEvent(self, event) -> None:  # noqa: ANN001
+    def leaveEvent(self, event: QEvent) -> None:
         self.left_view.emit()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
@@ -465,6 +467,7 @@ class CompareView(QWidget):
             return
         self._mode = mode
         self._apply_mode()
+        self._update_viewport()
         self._update_reference()
         self.mode_changed.emit(mode)
 
@@ -487,6 +490,7 @@ class CompareView(QWidget):
             return
         self._pane_count = count
         self._layout_panes()
+        self._update_viewport()
         self.set_active_pane(min(self._active_pane, count - 1))
         self._update_reference()
         self.pane_count_changed.emit(count)
@@ -549,10 +553,7 @@ class CompareView(QWidget):
         left = self.wipe_canvas.left or entry.made_from
         self.set_wipe_entries(left, entry)
         visible = self.pane_entries()
-        if None in visible:
-            index = visible.index(None)
-        else:
-            index = self._pane_count - 1
+        index = visible.index(None) if None in visible else self._pane_count - 1
         self.panes[index].set_entry(entry)
         self._update_reference()
 
@@ -565,10 +566,7 @@ class CompareView(QWidget):
 
     def shown_entries(self) -> list[ImageEntry]:
         """The images visible in the current mode (no duplicates, no empties)."""
-        if self._mode == WIPE_MODE:
-            candidates = list(self.wipe_entries())
-        else:
-            candidates = self.pane_entries()
+        candidates = list(self.wipe_entries()) if self._mode == WIPE_MODE else self.pane_entries()
         unique: list[ImageEntry] = []
         for entry in candidates:
             if entry is not None and entry not in unique:
@@ -602,8 +600,13 @@ class CompareView(QWidget):
     # -- zoom --------------------------------------------------------------------------------------------
 
     def _fit_view_size(self) -> QSizeF:
-        sizes = [canvas.view_size() for canvas in self.canvases()]
-        return QSizeF(min(s.width() for s in sizes), min(s.height() for s in sizes))
+        self._update_viewport()
+        return QSizeF(self.state.viewport)
+
+    def _update_viewport(self) -> None:
+        """Panes of a grid can differ by a pixel; all map through the smallest so that they align."""
+        sizes = [canvas.size() for canvas in self.canvases()]
+        self.state.viewport = QSizeF(min(s.width() for s in sizes), min(s.height() for s in sizes))
 
     def fit(self) -> None:
         self.state.fit(self._fit_view_size())
@@ -612,8 +615,11 @@ class CompareView(QWidget):
         self.state.set_zoom(percent / 100.0)
 
     def _on_canvas_resized(self) -> None:
+        self._update_viewport()
         if self.state.fitting:
             self.fit()
+        else:
+            self.state.changed.emit()
 
     def _show_zoom(self) -> None:
         self.zoom_label.setText(f"{self.state.zoom * 100:.0f} %")

@@ -23,8 +23,10 @@ PROGRESS_STEPS = 1000
 
 
 def format_duration(seconds: float) -> str:
-    """``12 s``, ``3 min 05 s``, ``1 h 02 min``."""
-    seconds = max(int(round(seconds)), 0)
+    """``0.4 s``, ``12 s``, ``3 min 05 s``, ``1 h 02 min``."""
+    if seconds < 10:
+        return f"{max(seconds, 0.0):.1f} s"
+    seconds = max(round(seconds), 0)
     if seconds < 60:
         return f"{seconds} s"
     if seconds < 3600:
@@ -170,4 +172,6 @@ class JobQueuePanel(QWidget):
         if not jobs:
             self.summary.setText("No jobs yet")
         else:
-            self.summary.setText(f"{running} running, {waiting} waiting, {len(jobs) - running - waiting} finished")
+            self.summary.setText(
+                f"{running} running, {waiting} waiting, {len(jobs) - running - waiting} finished"
+            )

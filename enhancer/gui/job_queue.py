@@ -37,15 +37,15 @@ class JobState(enum.Enum):
 class QueuedJob:
     """A job in the queue, what it has reported so far and, when done, its result."""
 
-    job: Job
+    job: Job = field(repr=False)
     label: str
     made_from: ImageEntry | None = None
-    cancel: CancelToken = field(default_factory=CancelToken)
+    cancel: CancelToken = field(default_factory=CancelToken, repr=False)
     state: JobState = JobState.QUEUED
     update: ProgressUpdate | None = None
     message: str = ""
-    result: MethodResult | None = None
-    display: QImage | None = None
+    result: MethodResult | None = field(default=None, repr=False)
+    display: QImage | None = field(default=None, repr=False)
     started_at: float | None = None
     seconds: float | None = None
 
@@ -101,7 +101,7 @@ class _JobRunnable(QRunnable):
             display = image_to_qimage(result.image)  # here, not on the GUI thread: large images take a while
         except JobCancelled:
             relay.ended.emit(queued, _Outcome(JobState.CANCELLED, message="cancelled"))
-        except Exception as exc:  # noqa: BLE001  (a failed job is reported in its row; the app carries on)
+        except Exception as exc:  # reported in the job's row; the app carries on
             relay.ended.emit(queued, _Outcome(JobState.FAILED, message=failure_text(exc)))
         else:
             relay.ended.emit(queued, _Outcome(JobState.DONE, result=result, display=display))

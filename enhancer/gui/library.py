@@ -24,6 +24,9 @@ class ImageEntry:
     result: MethodResult | None = None
     made_from: ImageEntry | None = None
 
+    def __repr__(self) -> str:
+        return f"ImageEntry({self.label!r}, {self.size_text})"
+
     @property
     def is_result(self) -> bool:
         return self.result is not None

@@ -1,7 +1,8 @@
 """The method panel, generated from the registry: pick a method, its scale, preset, device and options.
 
 Nothing here knows any particular method: the list, the scales, the action buttons (IRN's Shrink and
-Restore) and every option editor come from the ``Method`` descriptors.
+Restore) and every option editor come from the ``Method`` descriptors. A method's option named ``preset``
+(ZSSR's quality/fast) is shown beside scale and device rather than among the other options.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPushButton,
     QSpinBox,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -35,15 +37,8 @@ ACTION_TIPS = {
     "shrink": "Make a smaller image that this method can later restore",
     "restore": "Enlarge an image this method shrank (only images it made can be restored)",
 }
-DEFAULTS_PRESET = "Defaults"
-LAST_USED_PRESET = "Last used"
+PRESET_OPTION = "preset"
 MIN_TILE, MAX_TILE = 64, 8192
-
-
-def method_presets(method: Method) -> dict[str, dict[str, Any]]:
-    """Named option sets a descriptor offers (``Method.presets``, if the registry grows one)."""
-    presets = getattr(method, "presets", None)
-    return dict(presets) if isinstance(presets, dict) else {}
 
 
 class MethodPanel(QWidget):
@@ -87,9 +82,10 @@ class MethodPanel(QWidget):
 
         self.scale_box = QComboBox()
         self.scale_box.setToolTip("How many times larger (or, to shrink, smaller) the result is")
-        self.preset_box = QComboBox()
-        self.preset_box.setToolTip("Fill the options from a named set")
-        self.preset_box.activated.connect(self._on_preset)
+        self.preset_slot = QStackedWidget()
+        self.no_preset_label = QLabel("none for this method")
+        self.no_preset_label.setEnabled(False)
+        self.preset_slot.addWidget(self.no_preset_label)
         self.device_box = QComboBox()
         self.device_box.setToolTip("auto uses a CUDA GPU when one works, else the CPU")
         self.tile_box = QSpinBox()
@@ -101,12 +97,21 @@ class MethodPanel(QWidget):
 
         run_form = QFormLayout()
         run_form.addRow("Scale", self.scale_box)
-        run_form.addRow("Preset", self.preset_box)
+        run_form.addRow("Preset", self.preset_slot)
         run_form.addRow("Device", self.device_box)
         run_form.addRow("Tile size", self.tile_box)
 
         self.options_group = QGroupBox("Options")
-        self.options_form = QFormLayout(self.options_group)
+        options_layout = QVBoxLayout(self.options_group)
+        self.options_form = QFormLayout()
+        options_layout.addLayout(self.options_form)
+        reset = QPushButton("Reset to defaults")
+        reset.setToolTip("Put every option of this method back to its default")
+        reset.clicked.connect(self.reset_options)
+        reset_row = QHBoxLayout()
+        reset_row.addStretch(1)
+        reset_row.addWidget(reset)
+        options_layout.addLayout(reset_row)
 
         self.error_label = QLabel()
         self.error_label.setWordWrap(True)
@@ -137,10 +142,6 @@ class MethodPanel(QWidget):
         if remembered in method.scales:
             self.scale_box.setCurrentIndex(method.scales.index(remembered))
 
-        self.preset_box.clear()
-        self.preset_box.addItems([DEFAULTS_PRESET, LAST_USED_PRESET, *method_presets(method)])
-        self.preset_box.setCurrentText(LAST_USED_PRESET)
-
         self.device_box.clear()
         for device in DEVICE_CHOICES:
             if device == "auto" or device in method.devices:
@@ -151,14 +152,22 @@ class MethodPanel(QWidget):
 
         while self.options_form.rowCount():
             self.options_form.removeRow(0)
+        while self.preset_slot.count() > 1:
+            old = self.preset_slot.widget(1)
+            self.preset_slot.removeWidget(old)
+            old.deleteLater()
         self.editors = {}
         for info in method.options():
             editor = OptionEditor(info)
+            self.editors[info.name] = editor
+            if info.name == PRESET_OPTION:
+                self.preset_slot.addWidget(editor.widget)
+                continue
             label = QLabel(option_label(info.name))
             label.setToolTip(editor.widget.toolTip())
             self.options_form.addRow(label, editor.widget)
-            self.editors[info.name] = editor
-        self.options_group.setVisible(bool(self.editors))
+        self.preset_slot.setCurrentIndex(self.preset_slot.count() - 1)
+        self.options_group.setVisible(self.options_form.rowCount() > 0)
         self.set_option_values(self.settings.options_for(method.id))
 
         while self.buttons_row.count():
@@ -219,18 +228,10 @@ class MethodPanel(QWidget):
             if name in self.editors:
                 self.editors[name].set_value(value)
 
-    def _on_preset(self, _index: int) -> None:
-        method = self.selected_method()
-        if method is None:
-            return
-        name = self.preset_box.currentText()
+    def reset_options(self) -> None:
+        """Every option back to its default (the preset too)."""
         for editor in self.editors.values():
-            if name != LAST_USED_PRESET:
-                editor.set_value(editor.info.default)
-        if name == LAST_USED_PRESET:
-            self.set_option_values(self.settings.options_for(method.id))
-        else:
-            self.set_option_values(method_presets(method).get(name, {}))
+            editor.set_value(editor.info.default)
 
     # -- state from outside ------------------------------------------------------------------------------
 
@@ -281,4 +282,3 @@ class MethodPanel(QWidget):
         self.settings.set_options_for(method.id, self.option_values())
         self.settings.device = self.device()
         self.settings.tile_size = self.tile_size()
-

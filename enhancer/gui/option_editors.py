@@ -1,7 +1,8 @@
 """One editor widget per method option, generated from its ``OptionInfo`` (type, default, limits, choices).
 
 int → spin box, float → decimal spin box, bool → check box, choices → drop-down, str → line edit;
-an optional option (``X | None``) gets an "auto" box that hands ``None`` to the method.
+an optional option (``X | None``) gets an "auto" box that hands ``None`` to the method; a text option
+named ``*_file`` gets a Browse button.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
+    QFileDialog,
     QHBoxLayout,
     QLineEdit,
     QSpinBox,
+    QToolButton,
     QWidget,
 )
 
@@ -82,6 +85,12 @@ class OptionEditor:
         row = QHBoxLayout(self.widget)
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.input, 1)
+        if isinstance(self.input, QLineEdit) and info.name.endswith(("_file", "_path")):
+            browse = QToolButton()
+            browse.setText("…")
+            browse.setToolTip("Choose a file")
+            browse.clicked.connect(self._browse)
+            row.addWidget(browse)
         if self.optional:
             self.auto_box = QCheckBox("auto")
             self.auto_box.setToolTip("Let the method choose (no value)")
@@ -122,6 +131,11 @@ class OptionEditor:
             spin.setAccelerated(True)
             return spin
         return QLineEdit()
+
+    def _browse(self) -> None:
+        name, _ = QFileDialog.getOpenFileName(self.widget, option_label(self.info.name))
+        if name:
+            self.set_value(name)
 
     def value(self) -> Any:
         if self.auto_box is not None and self.auto_box.isChecked():

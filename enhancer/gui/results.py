@@ -36,7 +36,9 @@ def result_details(entry: ImageEntry) -> str:
     ordered = [key for key in INFO_KEYS_SHOWN if key in info] + [k for k in info if k not in INFO_KEYS_SHOWN]
     for key in ordered:
         value = info[key]
-        lines.append(f"{key} {float(value):.2f} s" if key == "seconds" and _is_number(value) else f"{key} {value}")
+        lines.append(
+            f"{key} {float(value):.2f} s" if key == "seconds" and _is_number(value) else f"{key} {value}"
+        )
     return "\n".join(lines)
 
 
@@ -55,6 +57,9 @@ class _EntryList(QListWidget):
         super().__init__(parent)
         self.setIconSize(THUMBNAIL_SIZE)
         self.setUniformItemSizes(False)
+        self.setWordWrap(True)
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
 
     def add_entry(self, entry: ImageEntry, text: str) -> QListWidgetItem:
         item = QListWidgetItem(thumbnail(entry), text)

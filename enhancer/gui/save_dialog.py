@@ -37,7 +37,11 @@ def result_file_name(entry: ImageEntry, suffix: str) -> str:
     method = safe_name(info.get("method", "result"))
     action = info.get("action", "")
     scale = info.get("scale", "")
-    parts = [stem, method] + ([action] if action and action != "upscale" else []) + ([f"x{scale}"] if scale else [])
+    parts = (
+        [stem, method]
+        + ([action] if action and action != "upscale" else [])
+        + ([f"x{scale}"] if scale else [])
+    )
     return "_".join(parts) + suffix
 
 
@@ -91,7 +95,9 @@ class SaveDialog(QDialog):
         form.addRow("Quality", self.quality_box)
         self.note = QLabel()
         self.note.setWordWrap(True)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        )
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
@@ -129,5 +135,9 @@ class SaveDialog(QDialog):
     def target_path(self) -> Path:
         """Folder / file name with the chosen format's suffix."""
         name = self.name_edit.text().strip() or "result"
-        stem = Path(name).stem if Path(name).suffix.lower() in {*FORMAT_SUFFIXES.values(), ".jpeg", ".tiff"} else name
+        stem = (
+            Path(name).stem
+            if Path(name).suffix.lower() in {*FORMAT_SUFFIXES.values(), ".jpeg", ".tiff"}
+            else name
+        )
         return self.folder() / f"{stem}{self.suffix()}"

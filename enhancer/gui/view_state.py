@@ -25,6 +25,7 @@ class ViewState(QObject):
         self._centre = QPointF()
         self._reference = QSizeF()
         self._fitting = True
+        self.viewport = QSizeF()  # the size all panes map with (the smallest pane), set by the compare view
 
     @property
     def zoom(self) -> float:
@@ -53,9 +54,7 @@ class ViewState(QObject):
             self._centre = QPointF(size.width() / 2, size.height() / 2)
         else:
             ratio = size.width() / old.width()
-            self._centre = QPointF(
-                self._centre.x() * ratio, self._centre.y() * size.height() / old.height()
-            )
+            self._centre = QPointF(self._centre.x() * ratio, self._centre.y() * size.height() / old.height())
             self._zoom = _clamp_zoom(self._zoom / ratio)
         self._reference = size
         self.changed.emit()
@@ -67,11 +66,11 @@ class ViewState(QObject):
 
     def to_reference(self, point: QPointF, view: QSizeF) -> QPointF:
         """Reference coordinates of a point in a view of size ``view``."""
-        return self._centre + (point - self.view_centre(view)) / self._zoom
+        return self._centre + (QPointF(point) - self.view_centre(view)) / self._zoom
 
     def to_view(self, point: QPointF, view: QSizeF) -> QPointF:
         """View coordinates of a reference point."""
-        return (point - self._centre) * self._zoom + self.view_centre(view)
+        return (QPointF(point) - self._centre) * self._zoom + self.view_centre(view)
 
     def zoom_about(self, zoom: float, anchor: QPointF, view: QSizeF) -> None:
         """Zoom keeping the reference point under ``anchor`` (the cursor) where it is."""

@@ -1,0 +1,642 @@
+"""The main window: opening images, the method panel, the job queue, the compare view, saving.
+
+A pixel's path: a dropped or opened file is read by ``load_image`` on a worker (``BackgroundCalls``) and
+becomes an input ``ImageEntry`` in the ``ImageLibrary``; Enlarge turns the method panel's choices into a
+``Job`` for the ``JobQueue``, which runs ``run_job`` on its worker; the result becomes a result entry shown
+in the ``CompareView``; Save writes it with ``save_image`` on a worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QMimeData, Qt, QTimer
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QGuiApplication,
+    QKeySequence,
+)
+from PySide6.QtWidgets import (
+    QDialog,
+    QDockWidget,
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QScrollArea,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from enhancer import __version__
+from enhancer.gui.background import BackgroundCalls
+from enhancer.gui.compare_view import SIDE_BY_SIDE_MODE, WIPE_MODE, CompareView
+from enhancer.gui.image_convert import image_to_qimage, qimage_to_image
+from enhancer.gui.job_panel import JobQueuePanel, format_duration
+from enhancer.gui.job_queue import JobQueue, JobState, QueuedJob
+from enhancer.gui.library import ImageEntry, ImageLibrary
+from enhancer.gui.method_panel import MethodPanel
+from enhancer.gui.results import InputsPanel, ResultsPanel
+from enhancer.gui.save_dialog import FORMAT_SUFFIXES, SaveDialog, free_path, result_file_name
+from enhancer.gui.settings import AppSettings
+from enhancer.imaging.image import ImageData, ImageError
+from enhancer.imaging.io import SUPPORTED_SUFFIXES, find_images, load_image, save_image
+from enhancer.methods.registry import Method
+from enhancer.runtime.runner import Job
+
+INFO_MESSAGE_MS = 8000
+OPEN_FILTER = "Images ({});;All files (*)".format(" ".join(f"*{suffix}" for suffix in SUPPORTED_SUFFIXES))
+
+
+def load_for_display(path: Path) -> tuple[Path, ImageData, object]:
+    """Read a file and make its display copy (runs on a worker)."""
+    image = load_image(path)
+    return path, image, image_to_qimage(image)
+
+
+def same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
+    except OSError:
+        return False
+
+
+class MessageBar(QFrame):
+    """Messages above the compare view that never block: errors stay until closed, notes fade."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("messageBar")
+        self.history: list[tuple[str, str]] = []
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        close = QToolButton()
+        close.setText("✕")
+        close.setAutoRaise(True)
+        close.setToolTip("Dismiss")
+        close.clicked.connect(self.hide)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(8, 4, 4, 4)
+        row.addWidget(self.label, 1)
+        row.addWidget(close)
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self.hide)
+        self.hide()
+
+    def show_message(self, text: str, level: str = "info") -> None:
+        """Show ``text``; ``level`` is ``info`` (hides after a while) or ``error`` (stays)."""
+        self.history.append((level, text))
+        self.label.setText(text)
+        self.setProperty("level", level)
+        self.style().unpolish(self)
+        self.style().polish(self)
+        self.show()
+        if level == "error":
+            self._timer.stop()
+        else:
+            self._timer.start(INFO_MESSAGE_MS)
+
+    def text(self) -> str:
+        return self.label.text() if self.isVisible() else ""
+
+    def errors(self) -> list[str]:
+        return [text for level, text in self.history if level == "error"]
+
+
+class MainWindow(QMainWindow):
+    """Enhancer's one window."""
+
+    def __init__(
+        self,
+        settings: AppSettings | None = None,
+        methods: list[Method] | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.settings = settings or AppSettings()
+        self.library = ImageLibrary(self)
+        self.queue = JobQueue(self)
+        self.background = BackgroundCalls(self)
+        self._pasted_count = 0
+        self._device_summary = "probing devices…"
+        self._last_run_device = ""
+
+        self.compare = CompareView()
+        self.message_bar = MessageBar()
+        self.method_panel = MethodPanel(self.settings, methods)
+        self.inputs_panel = InputsPanel(self.library)
+        self.results_panel = ResultsPanel(self.library)
+        self.job_panel = JobQueuePanel(self.queue)
+        self.readout_label = QLabel()
+        self.readout_label.setObjectName("readout")
+        self.device_label = QLabel()
+        self.device_label.setObjectName("deviceLabel")
+
+        self._build_layout()
+        self._build_menus()
+        self._connect()
+        self._restore_settings()
+        self._update_title()
+        self._show_device()
+        self.setAcceptDrops(True)
+        QTimer.singleShot(0, self._probe_devices)
+
+    # -- building -----------------------------------------------------------------------------------------
+
+    def _build_layout(self) -> None:
+        self.setWindowTitle("Enhancer")
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(4)
+        layout.addWidget(self.message_bar)
+        layout.addWidget(self.compare, 1)
+        self.setCentralWidget(central)
+        method_scroll = QScrollArea()
+        method_scroll.setWidgetResizable(True)
+        method_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        method_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        method_scroll.setWidget(self.method_panel)
+        self.method_dock = self._dock("Method", method_scroll, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.inputs_dock = self._dock("Images", self.inputs_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.results_dock = self._dock("Results", self.results_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.jobs_dock = self._dock("Jobs", self.job_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.resizeDocks([self.method_dock, self.results_dock], [320, 280], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.inputs_dock, self.results_dock], [150, 400], Qt.Orientation.Vertical)
+        self.resizeDocks([self.jobs_dock], [130], Qt.Orientation.Vertical)
+        self.statusBar().addWidget(self.readout_label, 1)
+        self.statusBar().addPermanentWidget(self.device_label)
+
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"{title.lower()}Dock")
+        dock.setWidget(widget)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+        )
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _action(
+        self, text: str, slot: Callable[[], object], shortcut: QKeySequence | str | None = None
+    ) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(lambda _checked=False: slot())
+        return action
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        file_menu.addAction(self._action("&Open…", self.open_dialog, QKeySequence.StandardKey.Open))
+        file_menu.addAction(self._action("Open &folder…", self.open_folder_dialog))
+        self.recent_menu = file_menu.addMenu("Open &recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        file_menu.addAction(self._action("&Paste image", self.paste, QKeySequence.StandardKey.Paste))
+        file_menu.addSeparator()
+        file_menu.addAction(self._action("&Save result…", self.save_dialog, QKeySequence.StandardKey.Save))
+        file_menu.addAction(self._action("Save &all results…", self.save_all_dialog, "Ctrl+Shift+S"))
+        file_menu.addAction(self._action("&Copy result", self.copy_result, QKeySequence.StandardKey.Copy))
+        file_menu.addSeparator()
+        file_menu.addAction(self._action("&Quit", self.close, QKeySequence.StandardKey.Quit))
+
+        view_menu = self.menuBar().addMenu("&View")
+        view_menu.addAction(self._action("&Wipe", lambda: self.compare.set_mode(WIPE_MODE), "Ctrl+Shift+W"))
+        view_menu.addAction(
+            self._action("&Side by side", lambda: self.compare.set_mode(SIDE_BY_SIDE_MODE), "Ctrl+Shift+B")
+        )
+        view_menu.addSeparator()
+        view_menu.addAction(self._action("&Fit", self.compare.fit, "Ctrl+0"))
+        for key, percent in enumerate((100, 200, 400, 800), start=1):
+            view_menu.addAction(
+                self._action(f"{percent} %", lambda p=percent: self.compare.zoom_to(p), f"Ctrl+{key}")
+            )
+        view_menu.addSeparator()
+        for dock in (self.method_dock, self.inputs_dock, self.results_dock, self.jobs_dock):
+            view_menu.addAction(dock.toggleViewAction())
+
+        jobs_menu = self.menuBar().addMenu("&Jobs")
+        jobs_menu.addAction(self._action("&Run", self._run_primary_action, "Ctrl+R"))
+        jobs_menu.addAction(self._action("&Cancel all", self.queue.cancel_all))
+        jobs_menu.addAction(self._action("C&lear finished", self.job_panel.clear_finished))
+
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction(self._action("&About Enhancer", self._about))
+
+    def _connect(self) -> None:
+        self.library.entry_added.connect(self._on_library_changed)
+        self.library.entry_removed.connect(self._on_library_changed)
+        self.library.current_input_changed.connect(self._on_current_input)
+        self.method_panel.run_requested.connect(self.run_method)
+        self.queue.finished.connect(self._on_job_finished)
+        self.compare.readout_changed.connect(self.readout_label.setText)
+        self.inputs_panel.close_requested.connect(self.close_input)
+        self.results_panel.show_requested.connect(self.compare.show_chosen)
+        self.results_panel.save_requested.connect(self.save_dialog)
+        self.results_panel.copy_requested.connect(self.copy_result)
+        self.results_panel.use_as_input_requested.connect(self.use_as_input)
+        self.results_panel.remove_requested.connect(self.library.remove)
+
+    def _restore_settings(self) -> None:
+        geometry, state = self.settings.window_state
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1400, 880)
+        if state is not None:
+            self.restoreState(state)
+        self.compare.set_pane_count(self.settings.pane_count)
+        mode = self.settings.compare_mode
+        self.compare.set_mode(mode if mode in (WIPE_MODE, SIDE_BY_SIDE_MODE) else SIDE_BY_SIDE_MODE)
+
+    # -- messages and status ------------------------------------------------------------------------------
+
+    def show_error(self, text: str) -> None:
+        self.message_bar.show_message(text, "error")
+
+    def show_info(self, text: str) -> None:
+        self.message_bar.show_message(text, "info")
+
+    def _probe_devices(self) -> None:
+        def probe() -> tuple[str, bool]:
+            from enhancer.runtime.devices import cuda_available, describe_devices
+
+            return describe_devices(), cuda_available()
+
+        def done(found: tuple[str, bool]) -> None:
+            self._device_summary, cuda = found
+            self.method_panel.set_cuda_usable(cuda)
+            self._show_device()
+
+        def failed(exc: Exception) -> None:
+            self._device_summary = f"device probe failed: {exc}"
+            self._show_device()
+
+        self.background.submit(probe, done, failed)
+
+    def _show_device(self) -> None:
+        text = self._device_summary
+        if self._last_run_device:
+            text = f"last run: {self._last_run_device}   │   {text}"
+        self.device_label.setText(text)
+
+    def _update_title(self) -> None:
+        current = self.library.current_input
+        self.setWindowTitle(f"{current.label} — Enhancer" if current is not None else "Enhancer")
+
+    def _about(self) -> None:
+        QMessageBox.about(
+            self,
+            "About Enhancer",
+            f"Enhancer {__version__}\nEnlarge and restore photos with research super-resolution methods.",
+        )
+
+    # -- opening ------------------------------------------------------------------------------------------
+
+    def open_paths(self, paths: list[Path | str]) -> None:
+        """Open files and folders (a folder's images, not recursively); bad files give a message each."""
+        given = [Path(p) for p in paths]
+        if not given:
+            return
+
+        def found(files: list[Path]) -> None:
+            folders = [p for p in given if p.is_dir()]
+            if not files and folders:
+                self.show_error(f"No images found in {', '.join(f.name or str(f) for f in folders)}")
+            for path in files:
+                self.background.submit(
+                    lambda p=path: load_for_display(p), self._add_loaded, self._load_failed
+                )
+
+        self.background.submit(lambda: find_images(given), found, self._load_failed)
+
+    def _add_loaded(self, loaded: tuple[Path, ImageData, object]) -> None:
+        path, image, display = loaded
+        self.library.add(ImageEntry(label=path.name, image=image, display=display))
+        self.settings.add_recent_file(path)
+        self.show_info(f"Opened {path.name} ({image.width}×{image.height})")
+
+    def _load_failed(self, exc: Exception) -> None:
+        if isinstance(exc, ImageError):
+            name = exc.path.name if exc.path is not None else "image"
+            self.show_error(f"Could not open {name}: {exc.reason}")
+        else:
+            self.show_error(f"Could not open: {exc}")
+
+    def open_dialog(self) -> None:
+        folder = str(self.settings.recent_files[0].parent) if self.settings.recent_files else ""
+        names, _ = QFileDialog.getOpenFileNames(self, "Open images", folder, OPEN_FILTER)
+        self.open_paths(names)
+
+    def open_folder_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open every image in a folder")
+        if folder:
+            self.open_paths([folder])
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        recent = self.settings.recent_files
+        for path in recent:
+            action = self.recent_menu.addAction(str(path))
+            action.triggered.connect(lambda _=False, p=path: self.open_paths([p]))
+        if recent:
+            self.recent_menu.addSeparator()
+            self.recent_menu.addAction("Clear list", self.settings.clear_recent_files)
+        else:
+            self.recent_menu.addAction("(none yet)").setEnabled(False)
+
+    def paste(self) -> None:
+        """Open the clipboard's image, or the files it names."""
+        self.open_mime_data(QGuiApplication.clipboard().mimeData(), "The clipboard holds no image or file")
+
+    def open_mime_data(self, mime: QMimeData | None, nothing_message: str) -> bool:
+        """Open what a drop or paste carries: local files and folders first, else image data."""
+        files = [Path(url.toLocalFile()) for url in (mime.urls() if mime else []) if url.isLocalFile()]
+        if files:
+            self.open_paths(files)
+            return True
+        if mime is not None and mime.hasImage():
+            try:
+                image = qimage_to_image(mime.imageData())
+            except (TypeError, ValueError) as exc:
+                self.show_error(f"Could not use the pasted image: {exc}")
+                return False
+            self._pasted_count += 1
+            label = f"pasted-{self._pasted_count}"
+            self.library.add(ImageEntry(label=label, image=image, display=image_to_qimage(image)))
+            self.show_info(f"Pasted an image ({image.width}×{image.height})")
+            return True
+        self.show_error(nothing_message)
+        return False
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        mime = event.mimeData()
+        if any(url.isLocalFile() for url in mime.urls()) or mime.hasImage():
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
+        event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        if self.open_mime_data(event.mimeData(), "Nothing in that drop could be opened"):
+            event.acceptProposedAction()
+
+    # -- inputs and results --------------------------------------------------------------------------------
+
+    def _on_library_changed(self, _entry: ImageEntry) -> None:
+        self.compare.set_entries(self.library.entries())
+
+    def _on_current_input(self, entry: ImageEntry | None) -> None:
+        self.method_panel.set_input(entry)
+        self.compare.show_input(entry, self.library.results_of(entry) if entry is not None else [])
+        self._update_title()
+
+    def close_input(self, entry: ImageEntry) -> None:
+        """Close an opened image and the results made from it."""
+        for result in self.library.results_of(entry):
+            self.library.remove(result)
+        self.library.remove(entry)
+
+    def use_as_input(self, entry: ImageEntry) -> None:
+        """Open a result as a new input (e.g. to restore an image IRN shrank)."""
+        self.library.add(ImageEntry(label=entry.label, image=entry.image, display=entry.display))
+
+    def current_result(self) -> ImageEntry | None:
+        """The result selected in the results list, else the newest one."""
+        selected = self.results_panel.current_entry()
+        if selected is not None:
+            return selected
+        results = self.library.results()
+        return results[-1] if results else None
+
+    # -- running --------------------------------------------------------------------------------------------
+
+    def _run_primary_action(self) -> None:
+        method = self.method_panel.selected_method()
+        if method is not None and method.actions:
+            self.run_method(method.actions[0], self.method_panel.every_image_box.isChecked())
+
+    def run_method(self, action: str, every_open_image: bool = False) -> list[QueuedJob]:
+        """Queue the panel's method on the current image (or on every open image)."""
+        method = self.method_panel.selected_method()
+        current = self.library.current_input
+        if method is None:
+            self.show_error("No method is available")
+            return []
+        targets = self.library.inputs() if every_open_image else ([current] if current is not None else [])
+        if action == "restore":
+            targets = [entry for entry in targets if entry.made_by_irn]
+        if not targets:
+            self.show_error("Open an image first" if action != "restore" else "No image here was made by IRN")
+            return []
+        scale = self.method_panel.scale()
+        queued: list[QueuedJob] = []
+        for entry in targets:
+            job = Job(
+                source=entry.image,
+                method_id=method.id,
+                scale=scale,
+                options=self.method_panel.option_values(),
+                device=self.method_panel.device(),
+                action=action,
+                tile_size=self.method_panel.tile_size(),
+            )
+            verb = "" if action == "upscale" else f" {action}"
+            try:
+                queued.append(
+                    self.queue.submit(
+                        job, label=f"{entry.label} · {method.id}{verb} ×{scale}", made_from=entry
+                    )
+                )
+            except (ValueError, KeyError) as exc:
+                message = str(exc.args[0]) if isinstance(exc, KeyError) else str(exc)
+                self.method_panel.show_error(message)
+                self.show_error(f"{method.name}: {message}")
+                return queued
+        self.method_panel.show_error("")
+        self.method_panel.remember()
+        return queued
+
+    def _on_job_finished(self, queued: QueuedJob) -> None:
+        if queued.state is JobState.CANCELLED:
+            self.show_info(f"Cancelled {queued.label}")
+            return
+        if queued.state is JobState.FAILED:
+            self.show_error(f"{queued.label} failed: {queued.message}")
+            return
+        result, source = queued.result, queued.made_from
+        if result is None or queued.display is None:
+            return
+        result.info.setdefault("action", queued.job.action)
+        device = result.info.get("device", "")
+        provider = result.info.get("provider", "")
+        self._last_run_device = " · ".join(part for part in (device, provider) if part)
+        self._show_device()
+        if source is None or source not in self.library.entries():
+            self.show_info(f"{queued.label} finished, but its image was closed")
+            return
+        label = queued.label.split(" · ", 1)[1] if " · " in queued.label else queued.label
+        entry = ImageEntry(
+            label=f"{source.label} · {label}",
+            image=result.image,
+            display=queued.display,
+            result=result,
+            made_from=source,
+        )
+        self.library.add(entry)
+        if (
+            self.library.current_input is not None
+            and entry.root_input is self.library.current_input.root_input
+        ):
+            self.compare.show_result(entry)
+        took = f" in {format_duration(queued.seconds)}" if queued.seconds is not None else ""
+        self.show_info(f"{queued.label}: done{took} ({entry.size_text})")
+
+    # -- saving ---------------------------------------------------------------------------------------------
+
+    def _default_folder(self, entry: ImageEntry | None) -> Path:
+        if self.settings.output_folder is not None:
+            return self.settings.output_folder
+        source = entry.root_input.image.source if entry is not None else None
+        return source.parent if source is not None else Path.home()
+
+    def is_input_file(self, path: Path) -> bool:
+        return any(same_file(path, source) for source in self.library.source_paths())
+
+    def confirm_overwrite(self, path: Path) -> bool:
+        """Ask before writing over an existing file (never an input: those are refused outright)."""
+        answer = QMessageBox.question(
+            self,
+            "Replace file?",
+            f"{path.name} already exists in {path.parent}.\nReplace it?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    def save_dialog(self, entry: ImageEntry | None = None) -> None:
+        entry = entry or self.current_result()
+        if entry is None:
+            self.show_error("No result to save yet")
+            return
+        suffix = FORMAT_SUFFIXES.get(self.settings.save_format, ".png")
+        dialog = SaveDialog(
+            self._default_folder(entry),
+            result_file_name(entry, suffix),
+            self.settings.save_format,
+            self.settings.save_quality,
+            self,
+        )
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        self.settings.save_format = dialog.format_name()
+        self.settings.save_quality = dialog.quality()
+        self.save_entry(entry, dialog.target_path(), dialog.quality())
+
+    def save_entry(self, entry: ImageEntry, path: Path, quality: int = 95) -> None:
+        """Write one result (on a worker); an input is never written over, another file only if confirmed."""
+        path = Path(path)
+        if self.is_input_file(path):
+            self.show_error(
+                f"{path.name} is an opened input; choose another name (inputs are never overwritten)"
+            )
+            return
+        overwrite = False
+        if path.exists():
+            if not self.confirm_overwrite(path):
+                return
+            overwrite = True
+        protect = self.library.source_paths()
+        image = entry.image
+        self.background.submit(
+            lambda: save_image(image, path, quality=quality, overwrite=overwrite, protect=protect),
+            lambda written: self._saved([written]),
+            self._save_failed,
+        )
+
+    def save_all_dialog(self) -> None:
+        results = self.library.results()
+        if not results:
+            self.show_error("No results to save yet")
+            return
+        dialog = SaveDialog(
+            self._default_folder(results[-1]),
+            None,
+            self.settings.save_format,
+            self.settings.save_quality,
+            self,
+        )
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        self.settings.save_format = dialog.format_name()
+        self.settings.save_quality = dialog.quality()
+        self.save_all(results, dialog.folder(), dialog.suffix(), dialog.quality())
+
+    def save_all(self, results: list[ImageEntry], folder: Path, suffix: str, quality: int = 95) -> None:
+        """Write every result into ``folder`` under free names (nothing is overwritten), on a worker."""
+        protect = self.library.source_paths()
+        jobs = [(entry.image, result_file_name(entry, suffix)) for entry in results]
+
+        def write_all() -> tuple[list[Path], list[ImageError]]:
+            written, failures = [], []
+            for image, name in jobs:
+                try:
+                    written.append(
+                        save_image(image, free_path(folder / name), quality=quality, protect=protect)
+                    )
+                except ImageError as exc:
+                    failures.append(exc)
+            return written, failures
+
+        def done(outcome: tuple[list[Path], list[ImageError]]) -> None:
+            written, failures = outcome
+            self._saved(written)
+            for exc in failures:
+                self._save_failed(exc)
+
+        self.background.submit(write_all, done, self._save_failed)
+
+    def _saved(self, paths: list[Path]) -> None:
+        if not paths:
+            return
+        self.settings.output_folder = paths[-1].parent
+        shown = paths[0].name if len(paths) == 1 else f"{len(paths)} files"
+        self.show_info(f"Saved {shown} in {paths[-1].parent}")
+
+    def _save_failed(self, exc: Exception) -> None:
+        reason = exc.reason if isinstance(exc, ImageError) else str(exc)
+        name = exc.path.name if isinstance(exc, ImageError) and exc.path is not None else "result"
+        self.show_error(f"Could not save {name}: {reason}")
+
+    def copy_result(self, entry: ImageEntry | None = None) -> None:
+        entry = entry or self.current_result()
+        if entry is None:
+            self.show_error("No result to copy yet")
+            return
+        QGuiApplication.clipboard().setImage(entry.display)
+        self.show_info(f"Copied {entry.label} ({entry.size_text}) to the clipboard")
+
+    # -- closing -------------------------------------------------------------------------------------------
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.settings.set_window_state(self.saveGeometry(), self.saveState())
+        self.settings.compare_mode = self.compare.mode
+        self.settings.pane_count = self.compare.pane_count
+        self.method_panel.remember()
+        self.settings.sync()
+        self.queue.shutdown(5000)
+        self.background.wait(5000)
+        super().closeEvent(event)

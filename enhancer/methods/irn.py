@@ -1,0 +1,365 @@
+"""IRN: shrink an image for sharing and restore it later (invertible rescaling, REFERENCE.md §2).
+
+``shrink`` runs the trained forward graph: the HR image becomes an 8-bit LR image (the shipped models/ ONNX
+files, onnxruntime, CUDA when there is a GPU) carrying a marker in a PNG text chunk (``MARKER_KEY``: scale,
+model sha256, original size). ``restore`` runs the exact inverse on that LR with z = 0 or z ~ N(0, I). IRN
+only inverts its own downscaling, so restoring an image without the marker is refused unless ``force``.
+
+Both directions run tile by tile (``enhancer.imaging.tiling.run_tiled``) with progress and cancel between
+tiles. Sides that are not multiples of the scale are padded by mirroring before shrinking and the restore
+crops back to the size in the marker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from enhancer.imaging.image import ImageData
+from enhancer.imaging.resize import imresize
+from enhancer.imaging.tiling import run_tiled
+from enhancer.methods.registry import Method, MethodResult, RunContext, option, register
+from enhancer.runtime.devices import onnx_session
+
+MARKER_KEY = "enhancer-irn"
+IRN_SCALES = (2, 4)
+MODELS_ENV = "ENHANCER_MODELS_DIR"  # lets an installed copy find models/ elsewhere
+DEFAULT_MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+MANIFEST_NAME = "manifest.json"
+# Tiles, in LR pixels. The overlap covers most of the net's receptive field; the feather hides the rest.
+TILE_LR = {2: 320, 4: 192}
+OVERLAP_LR = {2: 32, 4: 24}
+Z_MODES = ("zero", "sample")
+
+NOT_SHRUNK_MESSAGE = (
+    "this image was not made by Enhancer's IRN shrink (it has no IRN marker). IRN restores only images it "
+    "shrank itself; on any other small image it is no better than ordinary upscaling. Use an upscale method, "
+    "or pass --force (with --scale) to restore it anyway"
+)
+
+
+@dataclass(frozen=True)
+class IRNOptions:
+    """Options of IRN's restore (shrink has none)."""
+
+    z: str = option(
+        "zero",
+        "restore: the detail IRN dropped when shrinking: zero (its mean, repeatable) or sample (a random "
+        "draw, repeatable with --seed)",
+        choices=Z_MODES,
+    )
+    force: bool = option(False, "restore: also restore an image without IRN's marker (scale from --scale)")
+
+
+@dataclass(frozen=True)
+class IRNMarker:
+    """What a shrunk LR file says about itself (a small JSON in the PNG text chunk ``MARKER_KEY``)."""
+
+    scale: int
+    model_sha256: str
+    width: int
+    height: int
+    grey: bool = False
+
+    def to_text(self) -> str:
+        values: dict[str, Any] = {
+            "scale": self.scale,
+            "model_sha256": self.model_sha256,
+            "width": self.width,
+            "height": self.height,
+        }
+        if self.grey:
+            values["grey"] = True
+        return json.dumps(values, separators=(",", ":"))
+
+    @classmethod
+    def from_text(cls, text: str) -> IRNMarker:
+        try:
+            values = json.loads(text)
+            marker = cls(
+                scale=int(values["scale"]),
+                model_sha256=str(values["model_sha256"]),
+                width=int(values["width"]),
+                height=int(values["height"]),
+                grey=bool(values.get("grey", False)),
+            )
+        except (ValueError, KeyError, TypeError) as error:
+            raise ValueError(f"the IRN marker is damaged ({error}): {text[:80]!r}") from None
+        if marker.scale not in IRN_SCALES or marker.width < 1 or marker.height < 1:
+            raise ValueError(f"the IRN marker holds impossible values: {text[:80]!r}")
+        return marker
+
+
+def read_marker(image: ImageData) -> IRNMarker | None:
+    """The image's IRN marker, or None when it has none."""
+    text = image.text.get(MARKER_KEY)
+    return None if text is None else IRNMarker.from_text(text)
+
+
+def read_marker_from_file(path: Path | str) -> IRNMarker | None:
+    """The IRN marker of a PNG file without decoding its pixels (None when absent or not a PNG)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            text = im.info.get(MARKER_KEY)
+    except (OSError, ValueError):
+        return None
+    return IRNMarker.from_text(text) if isinstance(text, str) else None
+
+
+# ---- models ----------------------------------------------------------------------------------------------
+
+
+def models_dir() -> Path:
+    return Path(os.environ.get(MODELS_ENV) or DEFAULT_MODELS_DIR)
+
+
+@dataclass(frozen=True)
+class IRNModel:
+    """A shipped scale: its two graphs and the sha256 of the weights they share (the marker's model id)."""
+
+    scale: int
+    shrink_path: Path
+    restore_path: Path
+    weights_sha256: str
+
+
+def find_model(scale: int) -> IRNModel:
+    """The shipped IRN model for ``scale``, from ``models/manifest.json``; raises ``ValueError`` if missing."""
+    folder = models_dir()
+    manifest_path = folder / MANIFEST_NAME
+    if not manifest_path.exists():
+        raise ValueError(f"no IRN models: {manifest_path} is missing")
+    entries = json.loads(manifest_path.read_text())["models"]
+    paths, sha = {}, None
+    for entry in entries:
+        if entry.get("method") == "irn" and int(entry["scale"]) == scale:
+            paths[entry["direction"]] = folder / entry["file"]
+            sha = entry["external_data_sha256"]
+    if set(paths) != {"shrink", "restore"} or sha is None:
+        raise ValueError(f"no IRN x{scale} model in {manifest_path}")
+    for path in paths.values():
+        if not path.exists():
+            raise ValueError(f"IRN model file {path} is missing")
+    return IRNModel(scale, paths["shrink"], paths["restore"], sha)
+
+
+_SESSION_LOCK = threading.Lock()
+
+
+@cache
+def _cached_session(path: str, device: str) -> tuple[Any, str]:
+    return onnx_session(path, device)
+
+
+def session_for(path: Path, device: str) -> tuple[Any, str]:
+    """A cached onnxruntime session for a graph and the provider it actually runs on."""
+    with _SESSION_LOCK:
+        return _cached_session(str(path), device)
+
+
+# ---- shrink ----------------------------------------------------------------------------------------------
+
+
+def _pad_to_multiple(pixels: np.ndarray, scale: int) -> np.ndarray:
+    """Mirror the bottom/right edges so both sides are multiples of ``scale``."""
+    h, w = pixels.shape[:2]
+    pad = ((0, -h % scale), (0, -w % scale)) + ((0, 0),) * (pixels.ndim - 2)
+    return np.pad(pixels, pad, mode="symmetric") if any(p[1] for p in pad[:2]) else pixels
+
+
+def space_to_depth(pixels: np.ndarray, scale: int) -> np.ndarray:
+    """H x W x C (sides multiples of scale) -> H/s x W/s x (s*s*C): each LR cell holds its s x s HR block."""
+    h, w, c = pixels.shape
+    blocks = pixels.reshape(h // scale, scale, w // scale, scale, c).transpose(0, 2, 1, 3, 4)
+    return blocks.reshape(h // scale, w // scale, scale * scale * c)
+
+
+def depth_to_space(cells: np.ndarray, scale: int) -> np.ndarray:
+    """Inverse of ``space_to_depth``."""
+    h, w, depth = cells.shape
+    c = depth // (scale * scale)
+    blocks = cells.reshape(h, w, scale, scale, c).transpose(0, 2, 1, 3, 4)
+    return blocks.reshape(h * scale, w * scale, c)
+
+
+def _nchw(pixels: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(pixels.transpose(2, 0, 1)[None], dtype=np.float32)
+
+
+def _hwc(tensor: np.ndarray) -> np.ndarray:
+    return tensor[0].transpose(1, 2, 0)
+
+
+def shrink_pixels(
+    pixels: np.ndarray, session: Any, scale: int, *, tile: int, overlap: int, progress=None
+) -> np.ndarray:
+    """The float LR (not yet rounded) of H x W x 3 pixels whose sides are multiples of ``scale``.
+
+    Tiles are laid out on the LR grid: the HR image is viewed as LR cells of s x s pixels, so ``run_tiled``
+    (which assumes an output at least as large as its input) cuts it along cell boundaries.
+    """
+
+    def shrink_tile(cells: np.ndarray) -> np.ndarray:
+        hr = depth_to_space(cells, scale)
+        return _hwc(session.run(None, {"hr": _nchw(hr)})[0])
+
+    cells = space_to_depth(pixels, scale)
+    return run_tiled(cells, shrink_tile, scale=1, tile=tile, overlap=overlap, progress=progress)
+
+
+def shrink_with_irn(image: ImageData, scale: int, context: RunContext) -> MethodResult:
+    """Shrink by ``scale`` with IRN's forward graph into an 8-bit LR carrying the IRN marker."""
+    model = find_model(scale)
+    session, provider = session_for(model.shrink_path, context.device)
+    progress = context.progress
+    progress.report(0.0, "shrink", f"{image.width}×{image.height} ÷{scale} on {provider}")
+    hr = _pad_to_multiple(image.pixels, scale)
+    tile, overlap = _tile_layout(scale, context.tile_size)
+    lr = shrink_pixels(
+        hr,
+        session,
+        scale,
+        tile=tile,
+        overlap=overlap,
+        progress=lambda f: progress.report(0.95 * f, "shrink", "tiles"),
+    )
+    lr = np.clip(lr, 0.0, 1.0)
+    alpha = None
+    if image.alpha is not None:
+        alpha = np.clip(imresize(_pad_to_multiple(image.alpha, scale), scale=1 / scale), 0.0, 1.0)
+    marker = IRNMarker(scale, model.weights_sha256, image.width, image.height, grey=image.grey)
+    # The LR must stay colour (a grey file would average away what IRN hid in the channels) and 8-bit.
+    out = ImageData(
+        pixels=lr.astype(np.float32),
+        alpha=alpha,
+        grey=False,
+        bit_depth=8,
+        icc_profile=image.icc_profile,
+        exif=image.exif,
+        text={**image.text, MARKER_KEY: marker.to_text()},
+        source=image.source,
+    )
+    return MethodResult(out, info={"device": provider, "action": "shrink"})
+
+
+# ---- restore ---------------------------------------------------------------------------------------------
+
+
+def restore_pixels(
+    lr: np.ndarray,
+    session: Any,
+    scale: int,
+    *,
+    z_mode: str = "zero",
+    seed: int | None = None,
+    tile: int,
+    overlap: int,
+    progress=None,
+) -> np.ndarray:
+    """The restored HR (h*s x w*s x 3 floats) of an LR image, z drawn once for the whole image."""
+    z_count = 3 * scale * scale - 3
+    lr = np.ascontiguousarray(lr, dtype=np.float32)
+    if z_mode == "sample":
+        z = np.random.default_rng(seed).standard_normal((*lr.shape[:2], z_count), dtype=np.float32)
+        source = np.concatenate([lr, z], axis=2)
+    elif z_mode == "zero":
+        source = lr
+    else:
+        raise ValueError(f"z must be one of {', '.join(Z_MODES)}, got {z_mode!r}")
+
+    def restore_tile(part: np.ndarray) -> np.ndarray:
+        if z_mode == "zero":
+            z_tile = np.zeros((1, z_count, *part.shape[:2]), dtype=np.float32)
+        else:
+            z_tile = _nchw(part[..., 3:])
+        return _hwc(session.run(None, {"lr": _nchw(part[..., :3]), "z": z_tile})[0])
+
+    return run_tiled(source, restore_tile, scale=scale, tile=tile, overlap=overlap, progress=progress)
+
+
+def restore_with_irn(image: ImageData, scale: int, options: IRNOptions, context: RunContext) -> MethodResult:
+    """Restore an LR made by ``shrink_with_irn`` (or, with ``force``, any image) by the exact inverse."""
+    marker = read_marker(image)
+    notes: dict[str, str] = {}
+    if marker is None:
+        if not options.force:
+            raise ValueError(NOT_SHRUNK_MESSAGE)
+        notes["warning"] = "no IRN marker: restored anyway (--force)"
+    elif marker.scale != scale:
+        raise ValueError(
+            f"this image was shrunk at x{marker.scale}; restore it at x{marker.scale}, not x{scale}"
+        )
+    model = find_model(scale)
+    if marker is not None and marker.model_sha256 != model.weights_sha256:
+        notes["warning"] = "shrunk by a different IRN model than the one installed; quality may suffer"
+    session, provider = session_for(model.restore_path, context.device)
+    progress = context.progress
+    progress.report(0.0, "restore", f"{image.width}×{image.height} ×{scale} on {provider}")
+    tile, overlap = _tile_layout(scale, context.tile_size)
+    hr = restore_pixels(
+        image.pixels,
+        session,
+        scale,
+        z_mode=options.z,
+        seed=context.seed,
+        tile=tile,
+        overlap=overlap,
+        progress=lambda f: progress.report(0.95 * f, "restore", "tiles"),
+    )
+    if marker is not None:
+        hr = hr[: marker.height, : marker.width]
+    np.clip(hr, 0.0, 1.0, out=hr)
+    alpha = None
+    if image.alpha is not None:
+        alpha = np.clip(imresize(image.alpha, scale=scale), 0.0, 1.0)[: hr.shape[0], : hr.shape[1]]
+    text = {k: v for k, v in image.text.items() if k != MARKER_KEY}
+    out = ImageData(
+        pixels=hr,
+        alpha=alpha,
+        grey=marker.grey if marker is not None else image.grey,
+        bit_depth=8,
+        icc_profile=image.icc_profile,
+        exif=image.exif,
+        text=text,
+        source=image.source,
+    )
+    return MethodResult(out, info={"device": provider, "action": "restore", "z": options.z, **notes})
+
+
+def _tile_layout(scale: int, tile_size: int) -> tuple[int, int]:
+    """(tile, overlap) in LR pixels: the method's memory-safe tile, smaller if the job asks for less."""
+    overlap = OVERLAP_LR[scale]
+    tile = min(TILE_LR[scale], max(tile_size, 4 * overlap))
+    return tile, overlap
+
+
+def run_irn(image: ImageData, scale: int, options: IRNOptions, context: RunContext) -> MethodResult:
+    if context.action == "shrink":
+        return shrink_with_irn(image, scale, context)
+    if context.action == "restore":
+        return restore_with_irn(image, scale, options, context)
+    raise ValueError(f"IRN can shrink or restore, not {context.action!r}")
+
+
+register(
+    Method(
+        id="irn",
+        name="IRN (shrink & restore)",
+        purpose="Shrink a photo for sharing into a small PNG that IRN can later restore to nearly the original "
+        "(only images it shrank itself; keep the small file lossless).",
+        scales=IRN_SCALES,
+        options_type=IRNOptions,
+        devices=("cpu", "cuda"),
+        actions=("shrink", "restore"),
+        run=run_irn,
+    )
+)

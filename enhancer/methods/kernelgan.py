@@ -1,0 +1,461 @@
+"""Blind super-resolution: KernelGAN (Bell-Kligler, Shocher, Irani, NeurIPS 2019) estimates the photo's own
+downscaling kernel, then ZSSR super-resolves with it.
+
+The right kernel for an image is the one that best keeps the distribution of its patches across scales. A
+deep linear generator G (``enhancer.nets.kernelgan``) shrinks crops of the input by 2 and a patch
+discriminator D learns to tell G's output from crops of the input itself; once D cannot, G's collapsed
+kernel is the estimate. Regularisers keep that kernel a plausible blur: it sums to one, stays small near its
+border, is sparse and centred; early on it is also pulled towards bicubic. The x4 kernel follows
+analytically (the x2 kernel applied twice); the estimate is cleaned (small taps zeroed, re-centred on the
+resize grid) and handed to ZSSR in given-kernel mode (``enhancer.methods.zssr``).
+
+``estimate_kernel`` is the plain numpy entry point (the benchmark and the ``kernel`` command use it);
+``run_kernelgan`` is the registered method, whose ``kernel`` action returns the estimate alone.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+from scipy import ndimage
+
+from enhancer.imaging.image import ImageData
+from enhancer.imaging.kernels import crop, embed, grid_centre, normalise, recentre, two_step_kernel
+from enhancer.imaging.resize import bicubic_kernel, imresize
+from enhancer.methods.registry import Method, MethodResult, RunContext, option, register
+from enhancer.methods.zssr import preset_config as zssr_preset_config
+from enhancer.methods.zssr import zssr_upscale
+from enhancer.nets.kernelgan import (
+    PAPER_D_LAYERS,
+    PAPER_D_WIDTH,
+    PAPER_G_WIDTH,
+    KernelDiscriminator,
+    KernelGenerator,
+    shrink_with_kernel,
+)
+from enhancer.runtime.devices import torch_device
+from enhancer.runtime.jobs import Progress
+
+# --- The paper's constants (KernelGAN, NeurIPS 2019) ---------------------------------------------------
+PAPER_ITERATIONS = 3000
+PAPER_LEARNING_RATE = 2e-4  # Adam, G and D alike
+PAPER_BETAS = (0.5, 0.999)
+PAPER_LR_DROP_EVERY = 750  # the learning rate is multiplied by LR_DROP_FACTOR this often
+LR_DROP_FACTOR = 0.1
+PAPER_G_CROP = 64  # G's input crops
+PAPER_D_CROP = 32  # D's real crops
+D_INPUT_NOISE = 1.0 / 255.0  # std of the noise added to everything D looks at
+SUM_TO_ONE_WEIGHT = 0.5  # |1 - sum k|
+BOUNDARIES_WEIGHT = 0.5  # sum |k * m|, m growing away from the centre
+SPARSITY_WEIGHT = 5.0  # sum |k|^SPARSITY_POWER, switched on once k is near bicubic
+SPARSITY_POWER = 0.5
+CENTRE_WEIGHT = 1.0  # centre of mass on the centre, switched on with sparsity
+BICUBIC_WEIGHT = 5.0  # k close to the bicubic kernel, early on only
+BICUBIC_DECAY = 100.0  # ... its weight divided by this ...
+PAPER_WEIGHT_UPDATE_EVERY = 200  # ... every this many iterations once k stays close to bicubic
+POST_LARGEST = 40  # post-processing: taps below POST_KEEP_FRACTION x the 40th largest are zeroed
+POST_KEEP_FRACTION = 0.75
+X2 = 2  # G always shrinks by 2; x4 is derived
+
+# --- Our own choices -----------------------------------------------------------------------------------
+# The paper's bicubic-likeness term compares G's output with a bicubic shrink; ours compares the kernels
+# themselves (relative squared error against the bicubic kernel on the same grid), which needs no image and
+# has a scale-free threshold: k counts as "near bicubic" once the error stays below it for a few iterations.
+BICUBIC_CLOSE = 0.4
+BICUBIC_PATIENCE = 3
+BOUNDARY_PENALTY = 30.0  # m's value scale; m is 0 on the central taps and grows like 1 - Gaussian outside
+BOUNDARY_FREE_MARGIN = 2  # m is 0 up to this many taps from the kernel's edge ... inside that
+SPARSITY_EPS = 1e-12  # keeps the gradient of |k|^0.5 finite at 0
+REPORT_EVERY = 10  # iterations between two progress reports (cancel is checked every iteration)
+MIN_SIDE = 40  # smallest image side KernelGAN accepts
+
+PRESETS = ("quality", "fast")
+KERNELGAN_SCALES = (2, 4)
+# Share of the method's progress bar given to kernel estimation (the rest is ZSSR).
+ESTIMATION_SHARE = {"quality": 0.3, "fast": 0.3}
+
+
+@dataclass(frozen=True)
+class KernelGANConfig:
+    """Every setting of one kernel estimation, fully resolved. ``preset_config`` gives the presets."""
+
+    iterations: int = PAPER_ITERATIONS
+    learning_rate: float = PAPER_LEARNING_RATE
+    lr_drop_every: int = PAPER_LR_DROP_EVERY
+    weight_update_every: int = PAPER_WEIGHT_UPDATE_EVERY
+    g_width: int = PAPER_G_WIDTH
+    d_width: int = PAPER_D_WIDTH
+    d_layers: int = PAPER_D_LAYERS
+    g_crop: int = PAPER_G_CROP
+    d_crop: int = PAPER_D_CROP
+
+    def __post_init__(self) -> None:
+        if self.iterations < 1 or self.lr_drop_every < 1 or self.weight_update_every < 1:
+            raise ValueError(f"invalid KernelGAN configuration {self}")
+        if self.g_crop < 16 or self.d_crop < 8:
+            raise ValueError(f"invalid KernelGAN crop sizes {self.g_crop} / {self.d_crop}")
+
+
+QUALITY = KernelGANConfig()
+# CPU preset (chosen on train/ images, see docs/BENCHMARKS.md): a third of the iterations with the same
+# schedule compressed to fit.
+FAST = KernelGANConfig(iterations=1000, lr_drop_every=250, weight_update_every=67)
+
+
+def preset_config(preset: str = "quality") -> KernelGANConfig:
+    """``quality``: the paper's 3000 iterations; ``fast``: a shorter schedule for a CPU."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r} (choose from {', '.join(PRESETS)})")
+    return QUALITY if preset == "quality" else FAST
+
+
+# --- Crops ---------------------------------------------------------------------------------------------
+
+
+class _CropSampler:
+    """Random crops of one image, drawn with probability proportional to its local gradient magnitude."""
+
+    def __init__(self, image: torch.Tensor, rng: np.random.Generator) -> None:
+        self.image = image  # 1 x C x H x W
+        self.rng = rng
+        grey = image[0].float().mean(dim=0).cpu().numpy().astype(np.float64)
+        magnitude = np.zeros_like(grey)
+        magnitude[:, :-1] += np.abs(np.diff(grey, axis=1))
+        magnitude[:-1, :] += np.abs(np.diff(grey, axis=0))
+        self.magnitude = magnitude
+        self._tables: dict[int, tuple[np.ndarray, int]] = {}
+
+    def _table(self, size: int) -> tuple[np.ndarray, int]:
+        """Cumulative probabilities of every top-left corner for crops of ``size`` (and the row width)."""
+        if size not in self._tables:
+            h, w = self.magnitude.shape
+            local = ndimage.uniform_filter(self.magnitude, size=max(size // 2, 1), mode="reflect")
+            centre = size // 2
+            weights = local[centre : centre + h - size + 1, centre : centre + w - size + 1]
+            # A flat image still gets uniform crops; a little floor keeps flat areas reachable.
+            weights = weights + 0.01 * weights.mean() + 1e-12
+            cumulative = np.cumsum(weights.ravel())
+            self._tables[size] = (cumulative / cumulative[-1], weights.shape[1])
+        return self._tables[size]
+
+    def crop(self, size: int) -> torch.Tensor:
+        cumulative, width = self._table(size)
+        index = int(np.searchsorted(cumulative, self.rng.random(), side="right"))
+        index = min(index, cumulative.size - 1)
+        top, left = divmod(index, width)
+        return self.image[:, :, top : top + size, left : left + size]
+
+
+# --- Regularisers --------------------------------------------------------------------------------------
+
+
+def _boundary_mask(size: int, centre: float) -> np.ndarray:
+    """m of the boundaries loss: 0 on the central taps, growing like 1 - Gaussian towards the border."""
+    taps = np.arange(size, dtype=np.float64) - centre
+    distance2 = taps[:, None] ** 2 + taps[None, :] ** 2
+    mask = BOUNDARY_PENALTY * (1.0 - np.exp(-distance2 / (2.0 * size**2)))
+    inner = slice(BOUNDARY_FREE_MARGIN + 1, size - BOUNDARY_FREE_MARGIN - 1)
+    mask[inner, inner] = 0.0
+    return mask
+
+
+class _Regularisers:
+    """The kernel priors and their schedule: bicubic-likeness first, then sparsity and centring."""
+
+    def __init__(self, size: int, device: torch.device, config: KernelGANConfig) -> None:
+        self.centre = grid_centre(size, X2)
+        self.taps = torch.arange(size, dtype=torch.float32, device=device)
+        self.mask = torch.as_tensor(_boundary_mask(size, self.centre), dtype=torch.float32, device=device)
+        bicubic = embed(bicubic_kernel(X2), size, X2)
+        self.bicubic = torch.as_tensor(bicubic, dtype=torch.float32, device=device)
+        self.bicubic_energy = float((bicubic**2).sum())
+        self.update_every = config.weight_update_every
+        self.bicubic_weight = BICUBIC_WEIGHT
+        self.sparsity_weight = 0.0
+        self.centre_weight = 0.0
+        self.close_count = 0
+        self.near_bicubic = False
+
+    def loss(self, k: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        total_mass = k.sum()
+        sum_to_one = torch.abs(1.0 - total_mass)
+        boundaries = torch.mean(torch.abs(k) * self.mask)
+        sparsity = torch.mean((k * k + SPARSITY_EPS) ** (SPARSITY_POWER / 2))
+        row = (k.sum(dim=1) * self.taps).sum() / total_mass
+        col = (k.sum(dim=0) * self.taps).sum() / total_mass
+        centring = 0.5 * ((row - self.centre) ** 2 + (col - self.centre) ** 2)
+        bicubic = ((k - self.bicubic) ** 2).sum() / self.bicubic_energy
+        loss = (
+            SUM_TO_ONE_WEIGHT * sum_to_one
+            + BOUNDARIES_WEIGHT * boundaries
+            + self.sparsity_weight * sparsity
+            + self.centre_weight * centring
+            + self.bicubic_weight * bicubic
+        )
+        return loss, {"bicubic": float(bicubic), "sum": float(total_mass)}
+
+    def step(self, iteration: int, bicubic_error: float) -> None:
+        """After each iteration: switch sparsity and centring on once k stays near bicubic, then decay."""
+        if not self.near_bicubic:
+            self.close_count = self.close_count + 1 if bicubic_error < BICUBIC_CLOSE else 0
+            if self.close_count >= BICUBIC_PATIENCE:
+                self.near_bicubic = True
+                self.sparsity_weight = SPARSITY_WEIGHT
+                self.centre_weight = CENTRE_WEIGHT
+        elif (iteration + 1) % self.update_every == 0:
+            self.bicubic_weight /= BICUBIC_DECAY
+
+
+# --- Estimation ----------------------------------------------------------------------------------------
+
+
+def postprocess_kernel(kernel: np.ndarray, scale: int = X2) -> np.ndarray:
+    """Zero the taps below 0.75 x the 40th largest, then re-centre on the resize grid and normalise."""
+    kernel = np.asarray(kernel, dtype=np.float64)
+    ordered = np.sort(kernel.ravel())[::-1]
+    threshold = POST_KEEP_FRACTION * ordered[min(POST_LARGEST, ordered.size) - 1]
+    cleaned = np.where(kernel < threshold, 0.0, kernel)
+    cleaned = np.clip(cleaned, 0.0, None)
+    if cleaned.sum() <= 0:
+        raise ValueError("the estimated kernel has no positive taps")
+    return recentre(cleaned, scale)
+
+
+def analytic_x4_kernel(kernel_x2: np.ndarray) -> np.ndarray:
+    """The x4 kernel from the x2 one: the x2 kernel applied twice (``2 K - 1`` taps: 25 for K = 13)."""
+    size = kernel_x2.shape[0]
+    return normalise(crop(two_step_kernel(kernel_x2), 2 * size - 1))
+
+
+def _seeded_modules(
+    channels: int, config: KernelGANConfig, seed: int | None, device: torch.device
+) -> tuple[KernelGenerator, KernelDiscriminator]:
+    with torch.random.fork_rng(devices=[]):
+        if seed is not None:
+            torch.manual_seed(seed)
+        generator = KernelGenerator(width=config.g_width)
+        discriminator = KernelDiscriminator(channels=channels, width=config.d_width, layers=config.d_layers)
+    return generator.to(device), discriminator.to(device)
+
+
+def estimate_raw_kernel(
+    pixels: np.ndarray,
+    config: KernelGANConfig | None = None,
+    progress: Progress | None = None,
+    device: str = "auto",
+    seed: int | None = None,
+    summary: dict[str, float] | None = None,
+) -> np.ndarray:
+    """Train KernelGAN on ``pixels`` (H x W x C float in [0, 1]) and return G's x2 kernel, unprocessed."""
+    config = config or QUALITY
+    progress = progress or Progress()
+    if pixels.ndim != 3:
+        raise ValueError(f"expected H x W x C pixels, got shape {pixels.shape}")
+    if min(pixels.shape[:2]) < MIN_SIDE:
+        raise ValueError(f"a {pixels.shape[1]}x{pixels.shape[0]} image is too small for KernelGAN")
+    torch_dev = torch_device(device)
+    seed_sequence = np.random.SeedSequence(seed)
+    rng = np.random.default_rng(seed_sequence)
+    torch_seed = int(seed_sequence.generate_state(1)[0])
+    noise = torch.Generator(device=torch_dev).manual_seed(torch_seed)
+
+    image = torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1), dtype=np.float32))[None]
+    image = image.to(torch_dev)
+    sampler = _CropSampler(image, rng)
+    g_crop = min(config.g_crop, *pixels.shape[:2])
+    d_crop = min(config.d_crop, *pixels.shape[:2])
+    generator, discriminator = _seeded_modules(pixels.shape[2], config, torch_seed, torch_dev)
+    regularisers = _Regularisers(generator.kernel_size, torch_dev, config)
+    optimiser_g = torch.optim.Adam(generator.parameters(), lr=config.learning_rate, betas=PAPER_BETAS)
+    optimiser_d = torch.optim.Adam(discriminator.parameters(), lr=config.learning_rate, betas=PAPER_BETAS)
+    schedules = [
+        torch.optim.lr_scheduler.StepLR(optimiser, config.lr_drop_every, gamma=LR_DROP_FACTOR)
+        for optimiser in (optimiser_g, optimiser_d)
+    ]
+
+    def judge(x: torch.Tensor) -> torch.Tensor:
+        return discriminator(x + D_INPUT_NOISE * torch.randn(x.shape, generator=noise, device=torch_dev))
+
+    started = time.perf_counter()
+    progress.report(0.0, "kernel estimation", f"KernelGAN, {config.iterations} iterations")
+    g_losses: list[float] = []
+    d_losses: list[float] = []
+    for iteration in range(config.iterations):
+        progress.check()
+        real = sampler.crop(d_crop)
+        kernel = generator.kernel()
+        fake = shrink_with_kernel(sampler.crop(g_crop), kernel)
+
+        # G: fool D (its maps of G's output should read 1), within the kernel priors.
+        discriminator.requires_grad_(False)
+        optimiser_g.zero_grad(set_to_none=True)
+        adversarial = torch.mean(torch.abs(judge(fake) - 1.0))
+        prior, figures = regularisers.loss(kernel)
+        (adversarial + prior).backward()
+        optimiser_g.step()
+        discriminator.requires_grad_(True)
+
+        # D: crops of the input are real (1), G's output is fake (0). L1 on the score maps.
+        optimiser_d.zero_grad(set_to_none=True)
+        fake = fake.detach()
+        loss_d = 0.5 * (torch.mean(torch.abs(judge(real) - 1.0)) + torch.mean(torch.abs(judge(fake))))
+        loss_d.backward()
+        optimiser_d.step()
+        for schedule in schedules:
+            schedule.step()
+
+        regularisers.step(iteration, figures["bicubic"])
+        g_losses.append(float(adversarial))
+        d_losses.append(float(loss_d))
+        if (iteration + 1) % REPORT_EVERY == 0 or iteration + 1 == config.iterations:
+            progress.report(
+                (iteration + 1) / config.iterations,
+                "kernel estimation",
+                f"iteration {iteration + 1}/{config.iterations}",
+                g_loss=float(np.mean(g_losses[-REPORT_EVERY:])),
+                d_loss=float(np.mean(d_losses[-REPORT_EVERY:])),
+                kernel_sum=figures["sum"],
+            )
+    with torch.no_grad():
+        raw = generator.kernel().double().cpu().numpy()
+    if summary is not None:
+        summary.update(
+            {
+                "kernelgan_iterations": float(config.iterations),
+                "kernelgan_seconds": time.perf_counter() - started,
+                "kernelgan_g_loss": float(np.mean(g_losses[-50:])),
+                "kernelgan_d_loss": float(np.mean(d_losses[-50:])),
+            }
+        )
+    return raw
+
+
+def estimate_kernel(
+    pixels: np.ndarray,
+    scale: int = X2,
+    config: KernelGANConfig | None = None,
+    progress: Progress | None = None,
+    device: str = "auto",
+    seed: int | None = None,
+    summary: dict[str, float] | None = None,
+) -> np.ndarray:
+    """The blur kernel that made ``pixels`` (H x W x C float in [0, 1]) from a ``scale`` times larger image.
+
+    x2: KernelGAN's 13x13 estimate, post-processed (``postprocess_kernel``); x4: the analytic x4 kernel
+    derived from it. Sums to 1 (float64); correlate-and-subsample convention of ``downscale_with_kernel``.
+    """
+    if scale not in KERNELGAN_SCALES:
+        raise ValueError(f"KernelGAN estimates x2 and x4 kernels, got x{scale}")
+    kernel = postprocess_kernel(estimate_raw_kernel(pixels, config, progress, device, seed, summary))
+    return kernel if scale == X2 else analytic_x4_kernel(kernel)
+
+
+# --- The method ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KernelGANOptions:
+    """KernelGAN + ZSSR's user-facing options: a preset for both stages, and overrides."""
+
+    preset: str = option(
+        "quality",
+        "quality: the paper's 3000 KernelGAN iterations and full ZSSR; fast: short runs for a CPU",
+        choices=PRESETS,
+    )
+    iterations: int | None = option(
+        None, f"KernelGAN iterations (quality: {QUALITY.iterations}, fast: {FAST.iterations})", minimum=10, maximum=20000
+    )
+    zssr_iterations: int | None = option(
+        None, "most ZSSR training iterations per scale step (quality: 3000, fast: 600)", minimum=10, maximum=20000
+    )
+
+
+def resolve_config(options: KernelGANOptions) -> KernelGANConfig:
+    """The preset's estimation settings; an ``iterations`` override keeps the schedule's proportions."""
+    config = preset_config(options.preset)
+    if options.iterations is None or options.iterations == config.iterations:
+        return config
+    ratio = options.iterations / config.iterations
+    return replace(
+        config,
+        iterations=options.iterations,
+        lr_drop_every=max(1, round(config.lr_drop_every * ratio)),
+        weight_update_every=max(1, round(config.weight_update_every * ratio)),
+    )
+
+
+def run_kernelgan(image: ImageData, scale: int, options: KernelGANOptions, context: RunContext) -> MethodResult:
+    """The registered method: estimate the kernel, then (action ``upscale``) ZSSR with it.
+
+    The result's ``extras["kernel"]`` is the kernel for ``scale`` (sums to 1); the ``kernel`` action returns
+    the input image unchanged with the kernel.
+    """
+    config = resolve_config(options)
+    pixels = image.pixels[:, :, :1] if image.grey else image.pixels
+    only_kernel = context.action == "kernel"
+    share = 1.0 if only_kernel else ESTIMATION_SHARE[options.preset]
+    summary: dict[str, float] = {}
+    started = time.perf_counter()
+    kernel_x2 = postprocess_kernel(
+        estimate_raw_kernel(pixels, config, context.progress.sub(0.0, share), context.device, context.seed, summary)
+    )
+    kernels = {X2: kernel_x2}
+    if scale == 4:
+        kernels[4] = analytic_x4_kernel(kernel_x2)
+    info = {
+        "device": str(torch_device(context.device)),
+        "preset": options.preset,
+        "kernel": f"{kernels[scale].shape[1]}x{kernels[scale].shape[0]}",
+    }
+    info.update({name: f"{value:.4g}" for name, value in summary.items()})
+    extras = {"kernel": kernels[scale], "kernel_x2": kernel_x2}
+    if only_kernel:
+        info["seconds_total"] = f"{time.perf_counter() - started:.1f}"
+        return MethodResult(image.with_pixels(image.pixels, image.alpha), extras=extras, info=info)
+
+    zssr_config = zssr_preset_config(options.preset, kernel_mode=True)
+    if options.zssr_iterations is not None:
+        zssr_config = replace(
+            zssr_config,
+            max_iterations=options.zssr_iterations,
+            min_iterations=min(zssr_config.min_iterations, options.zssr_iterations),
+        )
+    zssr_summary: dict[str, float] = {}
+    out = zssr_upscale(
+        pixels,
+        scale,
+        zssr_config,
+        kernel=kernels,
+        progress=context.progress.sub(share, 1.0),
+        device=context.device,
+        seed=context.seed,
+        tile_size=context.tile_size,
+        summary=zssr_summary,
+    )
+    if image.grey:
+        out = np.repeat(out, 3, axis=2)
+    alpha = None
+    if image.alpha is not None:
+        alpha = np.clip(imresize(image.alpha, scale=scale), 0.0, 1.0).astype(np.float32)
+    info.update({f"zssr_{name}": f"{value:.4g}" for name, value in zssr_summary.items()})
+    info["seconds_total"] = f"{time.perf_counter() - started:.1f}"
+    return MethodResult(image.with_pixels(out, alpha), extras=extras, info=info)
+
+
+register(
+    Method(
+        id="kernelgan",
+        name="KernelGAN + ZSSR (blind)",
+        purpose="A real photo whose blur is unknown (old or scanned photos): estimates the photo's own "
+        "downscaling kernel, then ZSSR enlarges with it. Slow (minutes on a CPU). The kernel action only "
+        "estimates the kernel.",
+        scales=KERNELGAN_SCALES,
+        options_type=KernelGANOptions,
+        devices=("cpu", "cuda"),
+        actions=("upscale", "kernel"),
+        run=run_kernelgan,
+    )
+)

@@ -1,0 +1,250 @@
+"""Export a trained IRN to ONNX for the app: a shrink graph and a restore graph sharing one weights file.
+
+For scale s this writes, in ``models/``:
+
+- ``irn_x{s}_down.onnx``: input ``hr`` (N x 3 x H x W, H and W multiples of s) -> output ``lr``;
+- ``irn_x{s}_up.onnx``: inputs ``lr`` (N x 3 x h x w) and ``z`` (N x 3(s^2 - 1) x h x w) -> output ``hr``;
+- ``irn_x{s}.weights``: the parameters, stored once as ONNX external data that both graphs point into;
+- an entry per graph in ``manifest.json`` (scale, direction, sha256, training, measured quality).
+
+Height and width are dynamic. Initialisers keep the network's parameter names (``net.<state_dict key>``) so
+that ``state_dict_from_onnx`` can read the shipped weights back for further training. Re-exporting replaces
+the files of that scale.
+
+    python -m enhancer.train.irn_export --scale 2 --checkpoint out/irn/x2/latest.pt
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import torch
+from onnx import numpy_helper
+
+from enhancer.nets.irn import IMAGE_CHANNELS, IRN, IRNDownscale, IRNUpscale, z_channels
+
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+MANIFEST_NAME = "manifest.json"
+OPSET = 17
+PARAMETER_PREFIX = "net."
+DATA_ALIGNMENT = 64  # byte alignment of each tensor in the shared weights file (allows memory mapping)
+PARAMETER_ALIASES = "irn_parameter_aliases"  # metadata key: parameters stored under another initialiser
+DIRECTIONS = {"shrink": "down", "restore": "up"}
+
+
+def model_file(scale: int, direction: str) -> str:
+    return f"irn_x{scale}_{DIRECTIONS[direction]}.onnx"
+
+
+def weights_file(scale: int) -> str:
+    return f"irn_x{scale}.weights"
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _export_graph(
+    module: torch.nn.Module, inputs: tuple[torch.Tensor, ...], names: list[str], path: Path
+) -> None:
+    input_names = names[:-1]
+    dynamic = {name: {0: "batch", 2: "height", 3: "width"} for name in names}
+    torch.onnx.export(
+        module,
+        inputs,
+        str(path),
+        input_names=input_names,
+        output_names=names[-1:],
+        dynamic_axes=dynamic,
+        opset_version=OPSET,
+        do_constant_folding=True,
+        dynamo=False,
+    )
+
+
+def _parameter_aliases(net: IRN, model: onnx.ModelProto) -> dict[str, str]:
+    """Parameters the exporter merged into another initialiser of equal value: {parameter: initialiser}."""
+    initialisers = {t.name: t for t in model.graph.initializer}
+    aliases = {}
+    for key, value in net.state_dict().items():
+        name = PARAMETER_PREFIX + key
+        if name in initialisers:
+            continue
+        content = value.detach().cpu().numpy()
+        for other, tensor in initialisers.items():
+            candidate = numpy_helper.to_array(tensor)
+            if candidate.shape == content.shape and np.array_equal(candidate, content):
+                aliases[key] = other
+                break
+    return aliases
+
+
+def _share_weights(models: list[onnx.ModelProto], data_path: Path) -> None:
+    """Move every initialiser of ``models`` into one external-data file, each distinct tensor stored once."""
+    placed: dict[str, tuple[bytes, int]] = {}  # name -> (content, offset)
+    blob = bytearray()
+    for model in models:
+        for tensor in model.graph.initializer:
+            content = numpy_helper.to_array(tensor).tobytes()
+            if tensor.name in placed:
+                if placed[tensor.name][0] != content:
+                    raise ValueError(f"initialiser {tensor.name} differs between the two graphs")
+                offset = placed[tensor.name][1]
+            else:
+                blob.extend(b"\0" * (-len(blob) % DATA_ALIGNMENT))
+                offset = len(blob)
+                blob.extend(content)
+                placed[tensor.name] = (content, offset)
+            tensor.ClearField("raw_data")
+            for typed in ("float_data", "int32_data", "int64_data", "double_data"):
+                tensor.ClearField(typed)
+            del tensor.external_data[:]
+            for key, value in (
+                ("location", data_path.name),
+                ("offset", str(offset)),
+                ("length", str(len(content))),
+            ):
+                entry = tensor.external_data.add()
+                entry.key, entry.value = key, value
+            tensor.data_location = onnx.TensorProto.EXTERNAL
+    tmp = data_path.with_suffix(".tmp")
+    tmp.write_bytes(bytes(blob))
+    tmp.replace(data_path)
+
+
+def export_irn(
+    net: IRN, out_dir: Path, *, training: dict[str, Any], measured: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """Write both graphs and the shared weights of ``net`` into ``out_dir``; update and return the manifest."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    scale = net.scale
+    net = net.float().cpu().eval()
+    net = net.to(memory_format=torch.contiguous_format)
+    hr = torch.rand(1, IMAGE_CHANNELS, 8 * scale, 12 * scale)
+    lr = torch.rand(1, IMAGE_CHANNELS, 8, 12)
+    z = torch.randn(1, z_channels(scale), 8, 12)
+    metadata = {"irn_scale": str(scale), "training_iterations": str(training.get("iterations", 0))}
+    models = []
+    with tempfile.TemporaryDirectory() as tmp:
+        down_tmp, up_tmp = Path(tmp) / "down.onnx", Path(tmp) / "up.onnx"
+        with torch.no_grad():
+            _export_graph(IRNDownscale(net), (hr,), ["hr", "lr"], down_tmp)
+            _export_graph(IRNUpscale(net), (lr, z), ["lr", "z", "hr"], up_tmp)
+        for path, direction in ((down_tmp, "shrink"), (up_tmp, "restore")):
+            model = onnx.load(str(path))
+            aliases = json.dumps(_parameter_aliases(net, model), separators=(",", ":"))
+            for key, value in {**metadata, "irn_direction": direction, PARAMETER_ALIASES: aliases}.items():
+                prop = model.metadata_props.add()
+                prop.key, prop.value = key, value
+            models.append(model)
+    data_path = out_dir / weights_file(scale)
+    _share_weights(models, data_path)
+    entries = []
+    for model, direction in zip(models, ("shrink", "restore"), strict=True):
+        path = out_dir / model_file(scale, direction)
+        tmp_path = path.with_suffix(".tmp")
+        onnx.save(model, str(tmp_path))
+        tmp_path.replace(path)
+        entries.append(
+            {
+                "method": "irn",
+                "scale": scale,
+                "direction": direction,
+                "file": path.name,
+                "sha256": sha256_of(path),
+                "external_data": data_path.name,
+                "external_data_sha256": sha256_of(data_path),
+                "training": training,
+                "measured": measured or {},
+            }
+        )
+    return update_manifest(out_dir, entries)
+
+
+def read_manifest(models_dir: Path = MODELS_DIR) -> dict[str, Any]:
+    path = models_dir / MANIFEST_NAME
+    if not path.exists():
+        return {"format": 1, "models": []}
+    return json.loads(path.read_text())
+
+
+def update_manifest(models_dir: Path, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Replace the manifest entries with the same (method, scale, direction) by ``entries``; returns them all."""
+    manifest = read_manifest(models_dir)
+    keys = {(e["method"], e["scale"], e["direction"]) for e in entries}
+    kept = [e for e in manifest["models"] if (e["method"], e["scale"], e["direction"]) not in keys]
+    manifest["models"] = sorted(kept + entries, key=lambda e: (e["method"], e["scale"], e["direction"]))
+    path = models_dir / MANIFEST_NAME
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
+    tmp.replace(path)
+    return manifest["models"]
+
+
+def record_measurement(models_dir: Path, scale: int, measured: dict[str, Any]) -> None:
+    """Merge benchmark figures into both of a scale's manifest entries."""
+    manifest = read_manifest(models_dir)
+    entries = [e for e in manifest["models"] if e["method"] == "irn" and e["scale"] == scale]
+    if not entries:
+        raise KeyError(f"no IRN x{scale} entries in {models_dir / MANIFEST_NAME}")
+    for entry in entries:
+        entry["measured"] = {**entry.get("measured", {}), **measured}
+    update_manifest(models_dir, entries)
+
+
+def state_dict_from_onnx(path: Path) -> tuple[dict[str, torch.Tensor], int]:
+    """The network's parameters (state_dict keys) stored in a shipped IRN graph, and its training iterations."""
+    model = onnx.load(str(path))
+    tensors = {t.name: t for t in model.graph.initializer}
+    state = {
+        name[len(PARAMETER_PREFIX) :]: torch.from_numpy(np.array(numpy_helper.to_array(t)))
+        for name, t in tensors.items()
+        if name.startswith(PARAMETER_PREFIX)
+    }
+    metadata = {p.key: p.value for p in model.metadata_props}
+    for key, other in json.loads(metadata.get(PARAMETER_ALIASES, "{}")).items():
+        state[key] = torch.from_numpy(np.array(numpy_helper.to_array(tensors[other])))
+    return state, int(metadata.get("training_iterations", 0))
+
+
+def load_checkpoint(path: Path) -> tuple[IRN, dict[str, Any]]:
+    """The network stored in a training checkpoint, and what the checkpoint says about its training."""
+    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    net = IRN(int(checkpoint["scale"]))
+    net.load_state_dict(checkpoint["net"])
+    return net, {"iterations": int(checkpoint["iteration"]), "config": checkpoint.get("config", {})}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m enhancer.train.irn_export", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--scale", type=int, choices=(2, 4), required=True)
+    parser.add_argument("--checkpoint", type=Path, required=True)
+    parser.add_argument("--out", type=Path, default=MODELS_DIR)
+    parser.add_argument("--training-json", type=Path, default=None, help="extra training facts to record")
+    args = parser.parse_args(argv)
+    net, facts = load_checkpoint(args.checkpoint)
+    if net.scale != args.scale:
+        parser.error(f"{args.checkpoint} holds an x{net.scale} model")
+    training = {"iterations": facts["iterations"]}
+    if args.training_json:
+        training.update(json.loads(args.training_json.read_text()))
+    for entry in export_irn(net, args.out, training=training):
+        if entry["scale"] == args.scale:
+            print(f"{entry['file']}: sha256 {entry['sha256'][:16]}..., weights {entry['external_data']}")
+
+
+if __name__ == "__main__":
+    main()

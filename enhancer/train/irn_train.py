@@ -1,0 +1,399 @@
+"""Train IRN (REFERENCE.md §2) on random patches of natural photographs; a developer's tool.
+
+Losses (IRN paper, Xiao et al. 2020), each summed over a sample's pixels and averaged over the batch:
+forward L2 between the produced LR and the MATLAB-bicubic LR of the HR patch (weight 4 at x2, 16 at x4);
+backward L1 between the HR patch and f^-1(quantised LR, z ~ N(0, I)) (weight 1); distribution loss
+sum(z^2) / batch (weight 1). The LR is rounded to 8 bits with a straight-through gradient.
+
+Checkpoints (network, optimiser, iteration, log) go to ``--out``/``latest.pt``; ``--resume`` continues from
+one, ``--init`` starts from weights: a checkpoint, a shipped ONNX file (``models/irn_x2_down.onnx``, whose
+weights are the parameters by name), or, for x4, an x2 model that seeds the first level. Examples::
+
+    # CPU, what the shipped models were trained with (1 thread, small patches):
+    python -m enhancer.train.irn_train --scale 2 --threads 1 --batch 8 --patch 64 --out out/irn/x2
+    # A GPU session continuing from the shipped weights with the paper's recipe:
+    python -m enhancer.train.irn_train --scale 2 --device cuda --init models/irn_x2_down.onnx \\
+        --batch 16 --patch 144 --iterations 500000 --amp --channels-last --out out/irn/x2
+    # then export (replaces the files in models/):
+    python -m enhancer.train.irn_export --scale 2 --checkpoint out/irn/x2/latest.pt
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from enhancer.imaging.metrics import psnr_y
+from enhancer.imaging.resize import imresize_torch
+from enhancer.nets.irn import IRN
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "datasets" / "train"
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+# IRN paper's training recipe (authors' configs).
+PAPER_LR = 2e-4
+PAPER_BETAS = (0.9, 0.999)
+PAPER_WEIGHT_DECAY = 1e-5
+PAPER_LR_MILESTONES = (100_000, 200_000, 300_000, 400_000)
+PAPER_GRAD_CLIP = 10.0
+FORWARD_WEIGHT = {2: 4.0, 4: 16.0}  # lambda_forw: LR guidance
+BACKWARD_WEIGHT = 1.0  # lambda_back: HR reconstruction
+DISTRIBUTION_WEIGHT = 1.0  # lambda_distr: z towards N(0, I)
+VALIDATION_EVERY = 200
+VALIDATION_CROP = 192  # centre crop side of each validation image (keeps CPU validation cheap)
+
+
+@dataclass
+class TrainConfig:
+    scale: int = 2
+    data: str = str(DEFAULT_DATA)
+    out: str = "out/irn/x2"
+    iterations: int = 500_000
+    minutes: float | None = None
+    batch: int = 16
+    patch: int = 144
+    lr: float = PAPER_LR
+    lr_milestones: tuple[int, ...] = PAPER_LR_MILESTONES
+    grad_clip: float = PAPER_GRAD_CLIP
+    validation_images: int = 8
+    validate_every: int = VALIDATION_EVERY
+    save_every: int = 100
+    seed: int = 0
+    device: str = "auto"
+    threads: int | None = None
+    amp: bool = False
+    channels_last: bool = False
+    compile: bool = False
+    init: str | None = None
+    resume: bool = False
+
+
+# ---- data ------------------------------------------------------------------------------------------------
+
+
+def find_training_images(folder: Path) -> list[Path]:
+    """Every image below ``folder``, sorted so that the validation hold-out is reproducible."""
+    paths = sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not paths:
+        raise FileNotFoundError(f"no training images found under {folder}")
+    return paths
+
+
+def split_validation(paths: list[Path], count: int) -> tuple[list[Path], list[Path]]:
+    """(training, validation): every k-th image is held out so the validation set spans every source."""
+    if count <= 0:
+        return paths, []
+    step = max(1, len(paths) // count)
+    held = set(paths[step // 2 :: step][:count])
+    return [p for p in paths if p not in held], [p for p in paths if p in held]
+
+
+def load_rgb8(path: Path) -> np.ndarray:
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"), dtype=np.uint8)
+
+
+class PatchSampler:
+    """Random HR patches with the 8 flips/rotations, from images kept in memory as 8-bit arrays."""
+
+    def __init__(self, paths: list[Path], patch: int, seed: int) -> None:
+        images = [load_rgb8(p) for p in paths]
+        self.images = [im for im in images if min(im.shape[:2]) >= patch]
+        if not self.images:
+            raise ValueError(f"no training image is at least {patch} x {patch}")
+        self.patch = patch
+        self.rng = np.random.default_rng(seed)
+
+    def batch(self, size: int) -> torch.Tensor:
+        out = np.empty((size, self.patch, self.patch, 3), dtype=np.uint8)
+        for i in range(size):
+            im = self.images[self.rng.integers(len(self.images))]
+            y = self.rng.integers(im.shape[0] - self.patch + 1)
+            x = self.rng.integers(im.shape[1] - self.patch + 1)
+            crop = im[y : y + self.patch, x : x + self.patch]
+            if self.rng.random() < 0.5:
+                crop = crop[:, ::-1]
+            if self.rng.random() < 0.5:
+                crop = crop[::-1]
+            out[i] = np.rot90(crop, int(self.rng.integers(4)))
+        return torch.from_numpy(out).permute(0, 3, 1, 2).float().div_(255.0)
+
+
+# ---- losses ----------------------------------------------------------------------------------------------
+
+
+def quantise_straight_through(lr: torch.Tensor) -> torch.Tensor:
+    """Round to multiples of 1/255 in [0, 1]; the gradient passes through unchanged."""
+    rounded = torch.round(lr.clamp(0.0, 1.0) * 255.0) / 255.0
+    return lr + (rounded - lr).detach()
+
+
+def irn_losses(
+    net: IRN, hr: torch.Tensor, forward_fn: Callable | None = None, inverse_fn: Callable | None = None
+) -> dict[str, torch.Tensor]:
+    """The three IRN losses for a batch of HR patches (N x 3 x H x W, sides multiples of the scale).
+
+    ``forward_fn``/``inverse_fn`` replace ``net``/``net.inverse`` (e.g. their compiled versions).
+    """
+    forward_fn = forward_fn or net
+    inverse_fn = inverse_fn or net.inverse
+    batch = hr.shape[0]
+    lr, z = IRN.split(forward_fn(hr))
+    with torch.no_grad():
+        target = imresize_torch(hr.float(), 1.0 / net.scale).to(lr.dtype)
+    forward = ((lr - target) ** 2).sum() / batch
+    distribution = (z.float() ** 2).sum() / batch
+    restored = inverse_fn(IRN.join(quantise_straight_through(lr), torch.randn_like(z)))
+    backward = (restored - hr).abs().sum() / batch
+    total = (
+        FORWARD_WEIGHT[net.scale] * forward + BACKWARD_WEIGHT * backward + DISTRIBUTION_WEIGHT * distribution
+    )
+    return {"total": total, "forward": forward, "backward": backward, "distribution": distribution}
+
+
+# ---- validation ------------------------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def round_trip(net: IRN, hr: torch.Tensor, z_mode: str = "zero") -> tuple[torch.Tensor, torch.Tensor]:
+    """(8-bit LR, restored HR) for N x 3 x H x W in [0, 1]; z is zero or drawn from N(0, I)."""
+    lr, z = IRN.split(net(hr))
+    lr = torch.round(lr.clamp(0.0, 1.0) * 255.0) / 255.0
+    z = torch.zeros_like(z) if z_mode == "zero" else torch.randn_like(z)
+    return lr, net.inverse(IRN.join(lr, z)).clamp(0.0, 1.0)
+
+
+def validation_crops(paths: list[Path], crop: int, scale: int) -> list[np.ndarray]:
+    crops = []
+    for path in paths:
+        im = load_rgb8(path).astype(np.float32) / 255.0
+        side_y = min(crop, im.shape[0]) // scale * scale
+        side_x = min(crop, im.shape[1]) // scale * scale
+        y0, x0 = (im.shape[0] - side_y) // 2, (im.shape[1] - side_x) // 2
+        crops.append(im[y0 : y0 + side_y, x0 : x0 + side_x])
+    return crops
+
+
+def validate(net: IRN, crops: list[np.ndarray], device: torch.device) -> dict[str, float]:
+    """Mean round-trip PSNR-Y (z = 0) and LR PSNR-Y against the bicubic LR over the validation crops."""
+    net.eval()
+    round_trips, lrs = [], []
+    for crop in crops:
+        hr = torch.from_numpy(crop).permute(2, 0, 1)[None].to(device)
+        lr, restored = round_trip(net, hr)
+        restored_np = restored[0].permute(1, 2, 0).float().cpu().numpy()
+        lr_np = lr[0].permute(1, 2, 0).float().cpu().numpy()
+        bicubic = imresize_torch(hr, 1.0 / net.scale)[0].permute(1, 2, 0).cpu().numpy()
+        round_trips.append(psnr_y(restored_np, crop, border=net.scale))
+        lrs.append(psnr_y(lr_np, bicubic, border=1))
+    net.train()
+    return {"val_psnr_y": float(np.mean(round_trips)), "val_lr_psnr_y": float(np.mean(lrs))}
+
+
+# ---- weights ---------------------------------------------------------------------------------------------
+
+
+def load_initial_weights(net: IRN, source: Path) -> int:
+    """Load weights from a checkpoint or a shipped ONNX file; returns the iterations they were trained for.
+
+    An x2 source given to an x4 network seeds its first level (the x4 net's first level has the same shape
+    as the whole x2 net) and leaves the second level at its identity initialisation.
+    """
+    if source.suffix == ".onnx":
+        from enhancer.train.irn_export import state_dict_from_onnx
+
+        state, iterations = state_dict_from_onnx(source)
+    else:
+        checkpoint = torch.load(source, map_location="cpu", weights_only=False)
+        state, iterations = checkpoint["net"], int(checkpoint.get("iteration", 0))
+    own = net.state_dict()
+    if set(state) == set(own):
+        net.load_state_dict(state)
+        return iterations
+    # x2 -> x4: keys "blocks.0.*" exist in both; the rest stays at its initialisation.
+    shared = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    if not shared or any(not k.startswith("blocks.0.") for k in shared):
+        raise ValueError(f"{source} does not hold weights for this IRN (x{net.scale})")
+    net.load_state_dict(shared, strict=False)
+    return 0
+
+
+def save_checkpoint(
+    path: Path, net: IRN, optimizer: torch.optim.Optimizer, iteration: int, config: TrainConfig
+) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    state = {k: v.detach().float().cpu().contiguous() for k, v in net.state_dict().items()}
+    torch.save(
+        {
+            "net": state,
+            "optimizer": optimizer.state_dict(),
+            "iteration": iteration,
+            "scale": net.scale,
+            "config": asdict(config),
+        },
+        tmp,
+    )
+    tmp.replace(path)
+
+
+# ---- the loop --------------------------------------------------------------------------------------------
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def learning_rate(config: TrainConfig, iteration: int) -> float:
+    return config.lr * 0.5 ** sum(iteration >= m for m in config.lr_milestones)
+
+
+def train(config: TrainConfig) -> Path:
+    """Run (or continue) training until ``iterations`` or ``minutes``; returns the checkpoint path."""
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    random.seed(config.seed)
+    device = pick_device(config.device)
+    out = Path(config.out)
+    checkpoint_path = out / "latest.pt"
+    log_path = out / "log.jsonl"
+
+    net = IRN(config.scale).to(device)
+    iteration = 0
+    optimizer = torch.optim.Adam(
+        net.parameters(), lr=config.lr, betas=PAPER_BETAS, weight_decay=PAPER_WEIGHT_DECAY
+    )
+    if config.resume and checkpoint_path.exists():
+        checkpoint = torch.load(checkpoint_path, map_location=device, weights_only=False)
+        net.load_state_dict(checkpoint["net"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        iteration = int(checkpoint["iteration"])
+        print(f"resumed {checkpoint_path} at iteration {iteration}", flush=True)
+    elif config.init:
+        iteration = load_initial_weights(net, Path(config.init))
+        print(f"initialised from {config.init} (iteration {iteration})", flush=True)
+    if config.channels_last:
+        net = net.to(memory_format=torch.channels_last)
+    forward_fn = torch.compile(net) if config.compile else None
+    inverse_fn = torch.compile(net.inverse) if config.compile else None
+
+    paths = find_training_images(Path(config.data))
+    training_paths, validation_paths = split_validation(paths, config.validation_images)
+    sampler = PatchSampler(training_paths, config.patch, config.seed + iteration)
+    crops = validation_crops(validation_paths, VALIDATION_CROP, config.scale)
+    print(
+        f"x{config.scale} on {device}: {len(sampler.images)} training images, {len(crops)} validation; "
+        f"batch {config.batch} x {config.patch}px",
+        flush=True,
+    )
+
+    stop = {"now": False}
+
+    def request_stop(*_: object) -> None:
+        stop["now"] = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    started = time.monotonic()
+    deadline = started + config.minutes * 60 if config.minutes else math.inf
+    autocast_type = torch.bfloat16 if device.type == "cuda" else torch.float32
+    out.mkdir(parents=True, exist_ok=True)
+    window: list[float] = []
+    while iteration < config.iterations and not stop["now"] and time.monotonic() < deadline:
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(config, iteration)
+        hr = sampler.batch(config.batch).to(device, non_blocking=True)
+        if config.channels_last:
+            hr = hr.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.type, dtype=autocast_type, enabled=config.amp):
+            losses = irn_losses(net, hr, forward_fn, inverse_fn)
+        optimizer.zero_grad(set_to_none=True)
+        losses["total"].backward()
+        norm = torch.nn.utils.clip_grad_norm_(net.parameters(), config.grad_clip)
+        if torch.isfinite(norm):
+            optimizer.step()
+        iteration += 1
+        window.append(losses["total"].item())
+        if iteration % 20 == 0:
+            elapsed = time.monotonic() - started
+            print(
+                f"it {iteration} loss {np.mean(window):.2f} (fw {losses['forward'].item():.3f} "
+                f"bw {losses['backward'].item():.2f} z {losses['distribution'].item():.2f}) "
+                f"lr {learning_rate(config, iteration):.1e} {elapsed / 60:.1f} min",
+                flush=True,
+            )
+            window.clear()
+        if iteration % config.validate_every == 0 and crops:
+            entry = {"iteration": iteration, "minutes": (time.monotonic() - started) / 60}
+            entry.update(validate(net, crops, device))
+            with log_path.open("a") as fh:
+                fh.write(json.dumps(entry) + "\n")
+            print(f"validation {entry}", flush=True)
+        if iteration % config.save_every == 0:
+            save_checkpoint(checkpoint_path, net, optimizer, iteration, config)
+    save_checkpoint(checkpoint_path, net, optimizer, iteration, config)
+    if crops:
+        entry = {"iteration": iteration, "minutes": (time.monotonic() - started) / 60, "final": True}
+        entry.update(validate(net, crops, device))
+        with log_path.open("a") as fh:
+            fh.write(json.dumps(entry) + "\n")
+        print(f"final validation {entry}", flush=True)
+    return checkpoint_path
+
+
+def parse_args(argv: list[str] | None = None) -> TrainConfig:
+    parser = argparse.ArgumentParser(
+        prog="python -m enhancer.train.irn_train", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--scale", type=int, choices=(2, 4), default=2)
+    parser.add_argument("--data", default=str(DEFAULT_DATA), help="folder of training images (never eval/)")
+    parser.add_argument("--out", default=None, help="checkpoint folder (default out/irn/x<scale>)")
+    parser.add_argument("--iterations", type=int, default=500_000)
+    parser.add_argument("--minutes", type=float, default=None, help="stop after this many minutes")
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--patch", type=int, default=144, help="HR patch side")
+    parser.add_argument("--lr", type=float, default=PAPER_LR)
+    parser.add_argument(
+        "--lr-milestones",
+        type=lambda s: tuple(int(v) for v in s.split(",") if v),
+        default=PAPER_LR_MILESTONES,
+        help="comma-separated iterations at which the learning rate halves",
+    )
+    parser.add_argument("--grad-clip", type=float, default=PAPER_GRAD_CLIP)
+    parser.add_argument("--validation-images", type=int, default=8)
+    parser.add_argument("--validate-every", type=int, default=VALIDATION_EVERY)
+    parser.add_argument("--save-every", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--amp", action="store_true", help="bfloat16 autocast (CUDA)")
+    parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the network")
+    parser.add_argument("--init", default=None, help="start from a checkpoint, shipped ONNX or x2 model")
+    parser.add_argument("--resume", action="store_true", help="continue from <out>/latest.pt if present")
+    args = parser.parse_args(argv)
+    values = vars(args)
+    if values["out"] is None:
+        values["out"] = f"out/irn/x{args.scale}"
+    return TrainConfig(**values)
+
+
+def main(argv: list[str] | None = None) -> None:
+    train(parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()
