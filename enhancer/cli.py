@@ -189,6 +189,74 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def cmd_shrink(args: argparse.Namespace) -> int:
+    from enhancer.runtime.runner import Job
+
+    def make_job(path: Path) -> Job:
+        return Job(
+            path,
+            "irn",
+            args.scale,
+            {},
+            args.device,
+            action="shrink",
+            tile_size=args.tile_size,
+            seed=args.seed,
+            max_pixels=args.max_pixels,
+        )
+
+    failures = run_files(
+        [Path(p) for p in args.inputs],
+        Path(args.out_dir),
+        make_job,
+        fmt="png",
+        quality=95,
+        overwrite=args.overwrite,
+        quiet=args.quiet,
+    )
+    return 1 if failures else 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from enhancer.methods.irn import IRN_SCALES, read_marker_from_file
+    from enhancer.runtime.runner import Job
+
+    options = {"z": args.z, "force": args.force}
+
+    def make_job(path: Path) -> Job:
+        try:
+            marker = read_marker_from_file(path)
+        except ValueError:
+            marker = None  # a damaged marker is reported by the method when it reads the image
+        # Without --scale the marker decides; without either, IRN's restore refuses with its own message.
+        scale = args.scale or (marker.scale if marker else IRN_SCALES[0])
+        return Job(
+            path,
+            "irn",
+            scale,
+            options,
+            args.device,
+            action="restore",
+            tile_size=args.tile_size,
+            seed=args.seed,
+            max_pixels=args.max_pixels,
+        )
+
+    if args.force and not args.scale:
+        _print_error("--force needs --scale (an image without IRN's marker does not say its scale)")
+        return 2
+    failures = run_files(
+        [Path(p) for p in args.inputs],
+        Path(args.out_dir),
+        make_job,
+        fmt="png",
+        quality=95,
+        overwrite=args.overwrite,
+        quiet=args.quiet,
+    )
+    return 1 if failures else 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from enhancer.bench.benchmark import BenchConfig, format_row, format_summary, iter_benchmark, write_json
 
@@ -269,6 +337,45 @@ def build_parser(method: Method | None = None, command: str | None = None) -> ar
     up.add_argument("--max-pixels", type=int, default=None, help="refuse inputs larger than this many pixels")
     _common_run_args(up)
     up.set_defaults(func=cmd_upscale)
+
+    shrink = sub.add_parser("shrink", help="shrink images with IRN into small PNGs that it can restore later")
+    shrink.add_argument("inputs", nargs="+", help="image files or folders")
+    shrink.add_argument("--scale", type=int, choices=(2, 4), required=True)
+    shrink.add_argument("--out-dir", required=True, help="folder for the small PNGs (DIR/<input stem>.png)")
+    shrink.add_argument(
+        "--overwrite", action="store_true", help="replace existing outputs, even an input file"
+    )
+    shrink.add_argument("--tile-size", type=int, default=512, help="largest tile side in LR pixels")
+    shrink.add_argument(
+        "--max-pixels", type=int, default=None, help="refuse inputs larger than this many pixels"
+    )
+    _common_run_args(shrink)
+    shrink.set_defaults(func=cmd_shrink)
+
+    restore = sub.add_parser("restore", help="restore images that `enhancer shrink` made to their full size")
+    restore.add_argument("inputs", nargs="+", help="PNG files or folders made by `enhancer shrink`")
+    restore.add_argument("--out-dir", required=True, help="folder for the results (DIR/<input stem>.png)")
+    restore.add_argument(
+        "--scale", type=int, choices=(2, 4), default=None, help="default: from the file's marker"
+    )
+    restore.add_argument(
+        "--z",
+        choices=("zero", "sample"),
+        default="zero",
+        help="the detail dropped when shrinking: zero (default) or a random sample (see --seed)",
+    )
+    restore.add_argument(
+        "--force", action="store_true", help="restore images without IRN's marker (needs --scale)"
+    )
+    restore.add_argument(
+        "--overwrite", action="store_true", help="replace existing outputs, even an input file"
+    )
+    restore.add_argument("--tile-size", type=int, default=512, help="largest tile side in LR pixels")
+    restore.add_argument(
+        "--max-pixels", type=int, default=None, help="refuse inputs larger than this many pixels"
+    )
+    _common_run_args(restore)
+    restore.set_defaults(func=cmd_restore)
 
     bench = sub.add_parser("bench", help="measure a method against the papers' protocol")
     bench.add_argument("--method", required=True)

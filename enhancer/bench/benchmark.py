@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 
 from enhancer.bench.protocol import bicubic_degrade
+from enhancer.imaging.colour import quantize_8bit
+from enhancer.imaging.image import ImageData
 from enhancer.imaging.io import find_images, load_image, save_image
 from enhancer.imaging.metrics import psnr_y, ssim_y
 from enhancer.runtime.jobs import CancelToken, ProgressListener
@@ -132,6 +134,9 @@ def iter_benchmark(
         hr, lr = bicubic_degrade(original.pixels, config.scale)
         row = BenchRow(path.stem, (hr.shape[1], hr.shape[0]))
         for method_id in methods:
+            if method_id == config.method_id and _is_round_trip(method_id):
+                row.scores.update(_round_trip_scores(config, path.stem, original, hr, lr, listener, cancel))
+                continue
             options = config.options if method_id == config.method_id else {}
             job = Job(
                 original.with_pixels(lr), method_id, config.scale, options, config.device, seed=config.seed
@@ -150,6 +155,57 @@ def iter_benchmark(
                 save_image(result.image, config.save_dir / name, overwrite=True)
         report.rows.append(row)
         yield row, report
+
+
+def _is_round_trip(method_id: str) -> bool:
+    """Methods that shrink and restore (IRN) are measured on the round trip, not on a bicubic LR."""
+    from enhancer.methods.registry import get_method
+
+    return set(get_method(method_id).actions) >= {"shrink", "restore"}
+
+
+def _round_trip_scores(
+    config: BenchConfig,
+    name: str,
+    original: ImageData,
+    hr: np.ndarray,
+    bicubic_lr: np.ndarray,
+    listener: ProgressListener | None,
+    cancel: CancelToken | None,
+) -> dict[str, Score]:
+    """Shrink the HR with the method, round the LR to 8 bits as saving does, restore it; score both ends.
+
+    ``<id>``: the restored image against the HR (seconds: the restore); ``<id>-lr``: the method's LR against
+    the bicubic LR, PSNR-Y/SSIM-Y without border crop (seconds: the shrink).
+    """
+    method_id, scale = config.method_id, config.scale
+    shrink = Job(
+        original.with_pixels(hr), method_id, scale, {}, config.device, action="shrink", seed=config.seed
+    )
+    shrunk = run_job(shrink, listener, cancel)
+    small = shrunk.image.with_pixels(quantize_8bit(shrunk.image.pixels), shrunk.image.alpha)
+    restore = Job(small, method_id, scale, config.options, config.device, action="restore", seed=config.seed)
+    restored = run_job(restore, listener, cancel)
+    output = restored.image.pixels
+    if output.shape != hr.shape or small.pixels.shape != bicubic_lr.shape:
+        raise RuntimeError(
+            f"{method_id} round trip gave {small.pixels.shape} / {output.shape}, expected {hr.shape}"
+        )
+    if config.save_dir is not None:
+        save_image(small, config.save_dir / f"{name}_{method_id}_lr_x{scale}.png", overwrite=True)
+        save_image(
+            restored.image,
+            config.save_dir / f"{name}_{method_id}_x{scale}.png",
+            overwrite=True,
+        )
+    return {
+        method_id: _score(output, hr, scale, original.grey, float(restored.info["seconds"])),
+        f"{method_id}-lr": Score(
+            psnr=psnr_y(small.pixels, bicubic_lr, border=0, grey=original.grey),
+            ssim=ssim_y(small.pixels, bicubic_lr, border=0, grey=original.grey),
+            seconds=float(shrunk.info["seconds"]),
+        ),
+    }
 
 
 def run_benchmark(config: BenchConfig, listener: ProgressListener | None = None) -> BenchReport:

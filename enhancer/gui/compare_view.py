@@ -208,9 +208,9 @@ class WipeCanvas(ZoomPanCanvas):
         painter.setClipping(False)
         self._paint_divider(painter, x)
         if self.left is not None:
-            self.paint_label(painter, self.left.label)
+            self.paint_label(painter, self.left.short_label)
         if self.right is not None:
-            self.paint_label(painter, self.right.label, right=True)
+            self.paint_label(painter, self.right.short_label, right=True)
         painter.end()
 
     def _paint_divider(self, painter: QPainter, x: float) -> None:
@@ -644,7 +644,7 @@ class CompareView(QWidget):
             return ""
         parts = [f"x {x}  y {y}"]
         for entry in self.shown_entries():
-            parts.append(f"{entry.label}: {pixel_text(entry, point, reference)}")
+            parts.append(f"{entry.short_label}: {pixel_text(entry, point, reference)}")
         return "   │   ".join(parts)
 
 

@@ -162,6 +162,7 @@ class JobQueuePanel(QWidget):
         for queued in self.queue.remove_finished():
             row = self.rows.pop(id(queued), None)
             if row is not None:
+                row.hide()
                 row.deleteLater()
         self._update_summary()
 

@@ -28,6 +28,11 @@ class ImageEntry:
         return f"ImageEntry({self.label!r}, {self.size_text})"
 
     @property
+    def short_label(self) -> str:
+        """``bicubic ×4`` for a result labelled ``photo.png · bicubic ×4``; an input's whole label."""
+        return self.label.rsplit(" · ", 1)[-1] if self.is_result else self.label
+
+    @property
     def is_result(self) -> bool:
         return self.result is not None
 

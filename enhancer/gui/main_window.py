@@ -19,6 +19,7 @@ from PySide6.QtGui import (
     QDragMoveEvent,
     QDropEvent,
     QGuiApplication,
+    QImage,
     QKeySequence,
 )
 from PySide6.QtWidgets import (
@@ -26,12 +27,10 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
     QFrame,
-    QHBoxLayout,
     QLabel,
     QMainWindow,
     QMessageBox,
     QScrollArea,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -43,6 +42,7 @@ from enhancer.gui.image_convert import image_to_qimage, qimage_to_image
 from enhancer.gui.job_panel import JobQueuePanel, format_duration
 from enhancer.gui.job_queue import JobQueue, JobState, QueuedJob
 from enhancer.gui.library import ImageEntry, ImageLibrary
+from enhancer.gui.message_bar import MessageBar
 from enhancer.gui.method_panel import MethodPanel
 from enhancer.gui.results import InputsPanel, ResultsPanel
 from enhancer.gui.save_dialog import FORMAT_SUFFIXES, SaveDialog, free_path, result_file_name
@@ -52,11 +52,10 @@ from enhancer.imaging.io import SUPPORTED_SUFFIXES, find_images, load_image, sav
 from enhancer.methods.registry import Method
 from enhancer.runtime.runner import Job
 
-INFO_MESSAGE_MS = 8000
 OPEN_FILTER = "Images ({});;All files (*)".format(" ".join(f"*{suffix}" for suffix in SUPPORTED_SUFFIXES))
 
 
-def load_for_display(path: Path) -> tuple[Path, ImageData, object]:
+def load_for_display(path: Path) -> tuple[Path, ImageData, QImage]:
     """Read a file and make its display copy (runs on a worker)."""
     image = load_image(path)
     return path, image, image_to_qimage(image)
@@ -67,50 +66,6 @@ def same_file(a: Path, b: Path) -> bool:
         return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
     except OSError:
         return False
-
-
-class MessageBar(QFrame):
-    """Messages above the compare view that never block: errors stay until closed, notes fade."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("messageBar")
-        self.history: list[tuple[str, str]] = []
-        self.label = QLabel()
-        self.label.setWordWrap(True)
-        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        close = QToolButton()
-        close.setText("✕")
-        close.setAutoRaise(True)
-        close.setToolTip("Dismiss")
-        close.clicked.connect(self.hide)
-        row = QHBoxLayout(self)
-        row.setContentsMargins(8, 4, 4, 4)
-        row.addWidget(self.label, 1)
-        row.addWidget(close)
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.timeout.connect(self.hide)
-        self.hide()
-
-    def show_message(self, text: str, level: str = "info") -> None:
-        """Show ``text``; ``level`` is ``info`` (hides after a while) or ``error`` (stays)."""
-        self.history.append((level, text))
-        self.label.setText(text)
-        self.setProperty("level", level)
-        self.style().unpolish(self)
-        self.style().polish(self)
-        self.show()
-        if level == "error":
-            self._timer.stop()
-        else:
-            self._timer.start(INFO_MESSAGE_MS)
-
-    def text(self) -> str:
-        return self.label.text() if self.isVisible() else ""
-
-    def errors(self) -> list[str]:
-        return [text for level, text in self.history if level == "error"]
 
 
 class MainWindow(QMainWindow):
@@ -139,6 +94,7 @@ class MainWindow(QMainWindow):
         self.job_panel = JobQueuePanel(self.queue)
         self.readout_label = QLabel()
         self.readout_label.setObjectName("readout")
+        self.readout_label.setMinimumWidth(1)  # long readouts are cut, never pushing the device label away
         self.device_label = QLabel()
         self.device_label.setObjectName("deviceLabel")
 
@@ -173,7 +129,7 @@ class MainWindow(QMainWindow):
         self.jobs_dock = self._dock("Jobs", self.job_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.resizeDocks([self.method_dock, self.results_dock], [320, 280], Qt.Orientation.Horizontal)
         self.resizeDocks([self.inputs_dock, self.results_dock], [150, 400], Qt.Orientation.Vertical)
-        self.resizeDocks([self.jobs_dock], [130], Qt.Orientation.Vertical)
+        self.resizeDocks([self.jobs_dock], [110], Qt.Orientation.Vertical)
         self.statusBar().addWidget(self.readout_label, 1)
         self.statusBar().addPermanentWidget(self.device_label)
 
@@ -247,6 +203,7 @@ class MainWindow(QMainWindow):
         self.results_panel.copy_requested.connect(self.copy_result)
         self.results_panel.use_as_input_requested.connect(self.use_as_input)
         self.results_panel.remove_requested.connect(self.library.remove)
+        self.results_panel.list.currentItemChanged.connect(self._update_restorable)
 
     def _restore_settings(self) -> None:
         geometry, state = self.settings.window_state
@@ -321,7 +278,7 @@ class MainWindow(QMainWindow):
 
         self.background.submit(lambda: find_images(given), found, self._load_failed)
 
-    def _add_loaded(self, loaded: tuple[Path, ImageData, object]) -> None:
+    def _add_loaded(self, loaded: tuple[Path, ImageData, QImage]) -> None:
         path, image, display = loaded
         self.library.add(ImageEntry(label=path.name, image=image, display=display))
         self.settings.add_recent_file(path)
@@ -400,9 +357,20 @@ class MainWindow(QMainWindow):
         self.compare.set_entries(self.library.entries())
 
     def _on_current_input(self, entry: ImageEntry | None) -> None:
-        self.method_panel.set_input(entry)
+        self._update_restorable()
         self.compare.show_input(entry, self.library.results_of(entry) if entry is not None else [])
         self._update_title()
+
+    def restore_source(self) -> ImageEntry | None:
+        """What Restore works on: the current image if IRN made it, else the selected result if IRN made it."""
+        current = self.library.current_input
+        if current is not None and current.made_by_irn:
+            return current
+        selected = self.results_panel.current_entry()
+        return selected if selected is not None and selected.made_by_irn else None
+
+    def _update_restorable(self, *_args: object) -> None:
+        self.method_panel.set_input(self.library.current_input, self.restore_source() is not None)
 
     def close_input(self, entry: ImageEntry) -> None:
         """Close an opened image and the results made from it."""
@@ -439,6 +407,9 @@ class MainWindow(QMainWindow):
         targets = self.library.inputs() if every_open_image else ([current] if current is not None else [])
         if action == "restore":
             targets = [entry for entry in targets if entry.made_by_irn]
+            source = self.restore_source()
+            if not targets and source is not None:
+                targets = [source]
         if not targets:
             self.show_error("Open an image first" if action != "restore" else "No image here was made by IRN")
             return []
@@ -483,14 +454,14 @@ class MainWindow(QMainWindow):
         result.info.setdefault("action", queued.job.action)
         device = result.info.get("device", "")
         provider = result.info.get("provider", "")
-        self._last_run_device = " · ".join(part for part in (device, provider) if part)
+        used = [f"device {device}"] if device else []
+        self._last_run_device = ", ".join(used + ([f"provider {provider}"] if provider else [])) or "?"
         self._show_device()
         if source is None or source not in self.library.entries():
             self.show_info(f"{queued.label} finished, but its image was closed")
             return
-        label = queued.label.split(" · ", 1)[1] if " · " in queued.label else queued.label
         entry = ImageEntry(
-            label=f"{source.label} · {label}",
+            label=queued.label,
             image=result.image,
             display=queued.display,
             result=result,

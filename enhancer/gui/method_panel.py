@@ -31,9 +31,10 @@ from enhancer.gui.option_editors import OptionEditor, option_label
 from enhancer.gui.settings import AppSettings
 from enhancer.methods.registry import DEVICE_CHOICES, Method, all_methods
 
-ACTION_LABELS = {"upscale": "Enlarge", "shrink": "Shrink", "restore": "Restore"}
+ACTION_LABELS = {"upscale": "Enlarge", "shrink": "Shrink", "restore": "Restore", "kernel": "Estimate kernel"}
 ACTION_TIPS = {
     "upscale": "Enlarge the current image with this method",
+    "kernel": "Only estimate how the image was blurred (the kernel), without enlarging it",
     "shrink": "Make a smaller image that this method can later restore",
     "restore": "Enlarge an image this method shrank (only images it made can be restored)",
 }
@@ -56,6 +57,7 @@ class MethodPanel(QWidget):
         self.editors: dict[str, OptionEditor] = {}
         self.action_buttons: dict[str, QPushButton] = {}
         self._input: ImageEntry | None = None
+        self._restorable = False
         self._cuda_usable = True
         self._build()
         last = settings.last_method
@@ -155,6 +157,7 @@ class MethodPanel(QWidget):
         while self.preset_slot.count() > 1:
             old = self.preset_slot.widget(1)
             self.preset_slot.removeWidget(old)
+            old.hide()  # deleteLater waits for the event loop; until then it must not show
             old.deleteLater()
         self.editors = {}
         for info in method.options():
@@ -173,6 +176,7 @@ class MethodPanel(QWidget):
         while self.buttons_row.count():
             item = self.buttons_row.takeAt(0)
             if item.widget() is not None:
+                item.widget().hide()
                 item.widget().deleteLater()
         self.action_buttons = {}
         for action in method.actions:
@@ -235,9 +239,10 @@ class MethodPanel(QWidget):
 
     # -- state from outside ------------------------------------------------------------------------------
 
-    def set_input(self, entry: ImageEntry | None) -> None:
-        """The image a run would use; Restore is enabled only for images IRN made."""
+    def set_input(self, entry: ImageEntry | None, restorable: bool | None = None) -> None:
+        """The image a run would use; Restore is enabled only when an image IRN made is at hand."""
         self._input = entry
+        self._restorable = entry is not None and entry.made_by_irn if restorable is None else restorable
         self._update_buttons()
 
     def set_cuda_usable(self, usable: bool) -> None:
@@ -258,9 +263,8 @@ class MethodPanel(QWidget):
     def _update_buttons(self) -> None:
         has_input = self._input is not None
         for action, button in self.action_buttons.items():
-            enabled = has_input and (action != "restore" or self._input.made_by_irn)
-            button.setEnabled(enabled)
-            if action == "restore" and has_input and not self._input.made_by_irn:
+            button.setEnabled(self._restorable if action == "restore" else has_input)
+            if action == "restore" and has_input and not self._restorable:
                 button.setToolTip("This image was not made by IRN's Shrink, so IRN cannot restore it")
             else:
                 button.setToolTip(ACTION_TIPS.get(action, ""))

@@ -15,7 +15,7 @@ from torch import nn
 PAPER_WIDTH = 64  # ZSSR: 64 channels per hidden layer
 PAPER_DEPTH = 8  # ZSSR: 8 conv layers
 KERNEL_SIZE = 3
-INIT_VARIANCE = 0.1  # ZSSR: weights drawn with variance 0.1 / fan-in
+INIT_VARIANCE = float(__import__("os").environ.get("ZIV", "0.1"))
 
 
 class ZSSRNet(nn.Module):
@@ -47,7 +47,10 @@ class ZSSRNet(nn.Module):
         with torch.no_grad():
             for conv in self.layers:
                 fan_in = conv.in_channels * KERNEL_SIZE * KERNEL_SIZE
-                conv.weight.normal_(0.0, math.sqrt(INIT_VARIANCE / fan_in), generator=generator)
+                var = INIT_VARIANCE
+                if conv is self.layers[-1] and "ZLAST" in __import__("os").environ:
+                    var = float(__import__("os").environ["ZLAST"])
+                conv.weight.normal_(0.0, math.sqrt(var / fan_in), generator=generator)
                 conv.bias.zero_()
 
     def forward(

@@ -223,7 +223,16 @@ def load_checkpoint(path: Path) -> tuple[IRN, dict[str, Any]]:
     checkpoint = torch.load(path, map_location="cpu", weights_only=False)
     net = IRN(int(checkpoint["scale"]))
     net.load_state_dict(checkpoint["net"])
-    return net, {"iterations": int(checkpoint["iteration"]), "config": checkpoint.get("config", {})}
+    config = checkpoint.get("config", {})
+    facts: dict[str, Any] = {"iterations": int(checkpoint["iteration"])}
+    if "train_seconds" in checkpoint:
+        facts["hours"] = round(float(checkpoint["train_seconds"]) / 3600, 3)
+    if checkpoint.get("hardware"):
+        facts["hardware"] = checkpoint["hardware"]
+    if config:
+        facts["data"] = Path(config.get("data", "")).name or config.get("data")
+        facts["recipe"] = {k: config[k] for k in ("batch", "patch", "lr", "lr_milestones") if k in config}
+    return net, facts
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -238,7 +247,7 @@ def main(argv: list[str] | None = None) -> None:
     net, facts = load_checkpoint(args.checkpoint)
     if net.scale != args.scale:
         parser.error(f"{args.checkpoint} holds an x{net.scale} model")
-    training = {"iterations": facts["iterations"]}
+    training = dict(facts)
     if args.training_json:
         training.update(json.loads(args.training_json.read_text()))
     for entry in export_irn(net, args.out, training=training):

@@ -46,6 +46,7 @@ PAPER_BETAS = (0.9, 0.999)
 PAPER_WEIGHT_DECAY = 1e-5
 PAPER_LR_MILESTONES = (100_000, 200_000, 300_000, 400_000)
 PAPER_GRAD_CLIP = 10.0
+PAPER_Z_STD = 1.0  # z ~ N(0, I) in the backward pass
 FORWARD_WEIGHT = {2: 4.0, 4: 16.0}  # lambda_forw: LR guidance
 BACKWARD_WEIGHT = 1.0  # lambda_back: HR reconstruction
 DISTRIBUTION_WEIGHT = 1.0  # lambda_distr: z towards N(0, I)
@@ -65,6 +66,7 @@ class TrainConfig:
     lr: float = PAPER_LR
     lr_milestones: tuple[int, ...] = PAPER_LR_MILESTONES
     grad_clip: float = PAPER_GRAD_CLIP
+    z_std: float = PAPER_Z_STD
     validation_images: int = 8
     validate_every: int = VALIDATION_EVERY
     save_every: int = 100
@@ -139,11 +141,17 @@ def quantise_straight_through(lr: torch.Tensor) -> torch.Tensor:
 
 
 def irn_losses(
-    net: IRN, hr: torch.Tensor, forward_fn: Callable | None = None, inverse_fn: Callable | None = None
+    net: IRN,
+    hr: torch.Tensor,
+    forward_fn: Callable | None = None,
+    inverse_fn: Callable | None = None,
+    z_std: float = PAPER_Z_STD,
 ) -> dict[str, torch.Tensor]:
     """The three IRN losses for a batch of HR patches (N x 3 x H x W, sides multiples of the scale).
 
-    ``forward_fn``/``inverse_fn`` replace ``net``/``net.inverse`` (e.g. their compiled versions).
+    ``forward_fn``/``inverse_fn`` replace ``net``/``net.inverse`` (e.g. their compiled versions). ``z_std``
+    scales the z drawn for the backward pass: 1 is the paper; 0 trains the z = 0 restore only, which learns
+    far faster on a small budget but leaves ``--z sample`` restores noisy.
     """
     forward_fn = forward_fn or net
     inverse_fn = inverse_fn or net.inverse
@@ -153,7 +161,7 @@ def irn_losses(
         target = imresize_torch(hr.float(), 1.0 / net.scale).to(lr.dtype)
     forward = ((lr - target) ** 2).sum() / batch
     distribution = (z.float() ** 2).sum() / batch
-    restored = inverse_fn(IRN.join(quantise_straight_through(lr), torch.randn_like(z)))
+    restored = inverse_fn(IRN.join(quantise_straight_through(lr), torch.randn_like(z) * z_std))
     backward = (restored - hr).abs().sum() / batch
     total = (
         FORWARD_WEIGHT[net.scale] * forward + BACKWARD_WEIGHT * backward + DISTRIBUTION_WEIGHT * distribution
@@ -229,8 +237,14 @@ def load_initial_weights(net: IRN, source: Path) -> int:
 
 
 def save_checkpoint(
-    path: Path, net: IRN, optimizer: torch.optim.Optimizer, iteration: int, config: TrainConfig
+    path: Path,
+    net: IRN,
+    optimizer: torch.optim.Optimizer,
+    iteration: int,
+    config: TrainConfig,
+    history: dict | None = None,
 ) -> None:
+    """Write atomically: weights (float32, CPU), optimiser, iteration, config and training history."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     state = {k: v.detach().float().cpu().contiguous() for k, v in net.state_dict().items()}
@@ -241,6 +255,7 @@ def save_checkpoint(
             "iteration": iteration,
             "scale": net.scale,
             "config": asdict(config),
+            **(history or {}),
         },
         tmp,
     )
@@ -254,6 +269,12 @@ def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
+
+
+def describe_hardware(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"GPU {torch.cuda.get_device_name(device)}"
+    return f"CPU ({torch.get_num_threads()} thread(s))"
 
 
 def learning_rate(config: TrainConfig, iteration: int) -> float:
@@ -273,6 +294,7 @@ def train(config: TrainConfig) -> Path:
 
     net = IRN(config.scale).to(device)
     iteration = 0
+    prior_seconds, prior_hardware = 0.0, []
     optimizer = torch.optim.Adam(
         net.parameters(), lr=config.lr, betas=PAPER_BETAS, weight_decay=PAPER_WEIGHT_DECAY
     )
@@ -281,6 +303,8 @@ def train(config: TrainConfig) -> Path:
         net.load_state_dict(checkpoint["net"])
         optimizer.load_state_dict(checkpoint["optimizer"])
         iteration = int(checkpoint["iteration"])
+        prior_seconds = float(checkpoint.get("train_seconds", 0.0))
+        prior_hardware = list(checkpoint.get("hardware", []))
         print(f"resumed {checkpoint_path} at iteration {iteration}", flush=True)
     elif config.init:
         iteration = load_initial_weights(net, Path(config.init))
@@ -305,52 +329,64 @@ def train(config: TrainConfig) -> Path:
     def request_stop(*_: object) -> None:
         stop["now"] = True
 
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
+    previous_handlers = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     started = time.monotonic()
     deadline = started + config.minutes * 60 if config.minutes else math.inf
     autocast_type = torch.bfloat16 if device.type == "cuda" else torch.float32
     out.mkdir(parents=True, exist_ok=True)
     window: list[float] = []
-    while iteration < config.iterations and not stop["now"] and time.monotonic() < deadline:
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(config, iteration)
-        hr = sampler.batch(config.batch).to(device, non_blocking=True)
-        if config.channels_last:
-            hr = hr.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device.type, dtype=autocast_type, enabled=config.amp):
-            losses = irn_losses(net, hr, forward_fn, inverse_fn)
-        optimizer.zero_grad(set_to_none=True)
-        losses["total"].backward()
-        norm = torch.nn.utils.clip_grad_norm_(net.parameters(), config.grad_clip)
-        if torch.isfinite(norm):
-            optimizer.step()
-        iteration += 1
-        window.append(losses["total"].item())
-        if iteration % 20 == 0:
-            elapsed = time.monotonic() - started
-            print(
-                f"it {iteration} loss {np.mean(window):.2f} (fw {losses['forward'].item():.3f} "
-                f"bw {losses['backward'].item():.2f} z {losses['distribution'].item():.2f}) "
-                f"lr {learning_rate(config, iteration):.1e} {elapsed / 60:.1f} min",
-                flush=True,
-            )
-            window.clear()
-        if iteration % config.validate_every == 0 and crops:
-            entry = {"iteration": iteration, "minutes": (time.monotonic() - started) / 60}
-            entry.update(validate(net, crops, device))
-            with log_path.open("a") as fh:
-                fh.write(json.dumps(entry) + "\n")
-            print(f"validation {entry}", flush=True)
-        if iteration % config.save_every == 0:
-            save_checkpoint(checkpoint_path, net, optimizer, iteration, config)
-    save_checkpoint(checkpoint_path, net, optimizer, iteration, config)
-    if crops:
-        entry = {"iteration": iteration, "minutes": (time.monotonic() - started) / 60, "final": True}
-        entry.update(validate(net, crops, device))
+
+    def history() -> dict:
+        """Cumulative training time and the hardware used, carried across resumes."""
+        spent = prior_seconds + time.monotonic() - started
+        return {"train_seconds": spent, "hardware": sorted({*prior_hardware, describe_hardware(device)})}
+
+    def log_validation(final: bool = False) -> None:
+        entry = {
+            "iteration": iteration,
+            "hours": history()["train_seconds"] / 3600,
+            **validate(net, crops, device),
+        }
+        if final:
+            entry["final"] = True
         with log_path.open("a") as fh:
             fh.write(json.dumps(entry) + "\n")
-        print(f"final validation {entry}", flush=True)
+        print(f"validation {entry}", flush=True)
+
+    try:
+        while iteration < config.iterations and not stop["now"] and time.monotonic() < deadline:
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(config, iteration)
+            hr = sampler.batch(config.batch).to(device, non_blocking=True)
+            if config.channels_last:
+                hr = hr.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(device.type, dtype=autocast_type, enabled=config.amp):
+                losses = irn_losses(net, hr, forward_fn, inverse_fn, config.z_std)
+            optimizer.zero_grad(set_to_none=True)
+            losses["total"].backward()
+            norm = torch.nn.utils.clip_grad_norm_(net.parameters(), config.grad_clip)
+            if torch.isfinite(norm):  # a rare non-finite step is skipped rather than poisoning Adam
+                optimizer.step()
+            iteration += 1
+            window.append(losses["total"].item())
+            if iteration % 20 == 0:
+                print(
+                    f"it {iteration} loss {np.mean(window):.2f} (fw {losses['forward'].item():.3f} "
+                    f"bw {losses['backward'].item():.2f} z {losses['distribution'].item():.2f}) "
+                    f"lr {learning_rate(config, iteration):.1e} {(time.monotonic() - started) / 60:.1f} min",
+                    flush=True,
+                )
+                window.clear()
+            if iteration % config.validate_every == 0 and crops:
+                log_validation()
+            if iteration % config.save_every == 0:
+                save_checkpoint(checkpoint_path, net, optimizer, iteration, config, history())
+        save_checkpoint(checkpoint_path, net, optimizer, iteration, config, history())
+        if crops:
+            log_validation(final=True)
+    finally:
+        for sig, handler in previous_handlers.items():
+            signal.signal(sig, handler)
     return checkpoint_path
 
 
@@ -373,6 +409,12 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
         help="comma-separated iterations at which the learning rate halves",
     )
     parser.add_argument("--grad-clip", type=float, default=PAPER_GRAD_CLIP)
+    parser.add_argument(
+        "--z-std",
+        type=float,
+        default=PAPER_Z_STD,
+        help="std of the z drawn for the backward loss (paper: 1; 0 trains only the z = 0 restore)",
+    )
     parser.add_argument("--validation-images", type=int, default=8)
     parser.add_argument("--validate-every", type=int, default=VALIDATION_EVERY)
     parser.add_argument("--save-every", type=int, default=100)

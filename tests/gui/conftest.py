@@ -16,15 +16,8 @@ from PySide6.QtCore import QSettings
 
 from enhancer.imaging.image import ImageData
 from enhancer.imaging.io import save_image
-from enhancer.methods.registry import (
-    Method,
-    MethodResult,
-    NoOptions,
-    RunContext,
-    all_methods,
-    option,
-    register,
-)
+from enhancer.methods import registry
+from enhancer.methods.registry import Method, MethodResult, NoOptions, RunContext, all_methods, option
 
 SLOW_METHOD = "test-slow"
 BUSY_METHOD = "test-busy"
@@ -97,7 +90,9 @@ def run_shrink_or_restore(
         small = image.with_pixels(image.pixels[::scale, ::scale])
         small.text = {**image.text, "enhancer-irn": "x2"}
         return MethodResult(small)
-    return MethodResult(image.with_pixels(np.repeat(np.repeat(image.pixels, scale, 0), scale, 1)))
+    restored = image.with_pixels(np.repeat(np.repeat(image.pixels, scale, 0), scale, 1))
+    restored.text = {key: value for key, value in image.text.items() if key != "enhancer-irn"}
+    return MethodResult(restored)
 
 
 def _identity(image: ImageData, scale: int, options: object, context: RunContext) -> MethodResult:
@@ -129,14 +124,16 @@ TEST_METHODS = (
 )
 
 
-def register_test_methods() -> None:
-    known = {method.id for method in all_methods()}
+@pytest.fixture(autouse=True)
+def test_methods(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test-only methods are in the registry during each GUI test, and gone after it.
+
+    The registry has no public way to remove a method, so they go in through its dict, which monkeypatch
+    restores; other test folders never see them.
+    """
+    all_methods()  # the built-in ones first, in their usual order
     for method in TEST_METHODS:
-        if method.id not in known:
-            register(method)
-
-
-register_test_methods()
+        monkeypatch.setitem(registry._REGISTRY, method.id, method)
 
 
 @pytest.fixture(autouse=True)

@@ -157,15 +157,21 @@ def test_a_kernel_result_shows_the_kernel(window, qtbot, image_file):
 def test_restore_is_offered_for_images_the_method_shrank(window, qtbot, image_file):
     open_and_wait(window, qtbot, image_file)
     window.method_panel.select_method(IRN_LIKE_METHOD)
-    assert not window.method_panel.action_buttons["restore"].isEnabled()
+    restore = window.method_panel.action_buttons["restore"]
+    assert not restore.isEnabled()
     run_and_wait(window, qtbot, IRN_LIKE_METHOD, action="shrink")
     shrunk = window.library.results()[-1]
     assert shrunk.size_text == "12×8" and shrunk.made_by_irn
-    window.use_as_input(shrunk)
-    assert window.library.current_input.made_by_irn
-    assert window.method_panel.action_buttons["restore"].isEnabled()
+    assert window.results_panel.current_entry() is shrunk
+    assert restore.isEnabled(), "the shrunk result is selected: it can be restored"
     run_and_wait(window, qtbot, IRN_LIKE_METHOD, action="restore")
-    assert window.library.results()[-1].size_text == "24×16"
+    restored = window.library.results()[-1]
+    assert restored.size_text == "24×16" and restored.made_from is shrunk
+    assert not restore.isEnabled()  # the restored result is selected now, and IRN did not make it
+
+    window.use_as_input(shrunk)  # an IRN-made image opened as an input can be restored too
+    assert window.library.current_input.made_by_irn
+    assert restore.isEnabled()
 
 
 def test_several_images_and_methods_queue_up(window, qtbot, tmp_path):

@@ -1,0 +1,163 @@
+"""IRN method: shrink/restore through the job API and the CLI, markers, odd sizes, tiling, progress, cancel."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from enhancer.cli import main as cli_main
+from enhancer.imaging.colour import quantize_8bit
+from enhancer.imaging.image import ImageData
+from enhancer.imaging.io import load_image, save_image
+from enhancer.methods import irn
+from enhancer.runtime.jobs import CancelToken, JobCancelled
+from enhancer.runtime.runner import Job, run_job
+
+pytest.importorskip("onnxruntime")
+
+SHIPPED = Path(__file__).resolve().parents[2] / "models"
+
+
+def _has_shipped_x2() -> bool:
+    manifest = SHIPPED / "manifest.json"
+    if not manifest.exists():
+        return False
+    entries = json.loads(manifest.read_text())["models"]
+    return sum(e["method"] == "irn" and e["scale"] == 2 for e in entries) == 2
+
+
+@pytest.fixture(scope="module")
+def models_dir(tmp_path_factory) -> Path:
+    """The shipped models, or (in a checkout without them) a small random x2 model exported for the tests."""
+    if _has_shipped_x2():
+        return SHIPPED
+    from enhancer.nets.irn import IRN, DenseBlock
+    from enhancer.train.irn_export import export_irn
+
+    torch.manual_seed(0)
+    net = IRN(2, blocks_per_level=2)
+    for module in net.modules():
+        if isinstance(module, DenseBlock):
+            torch.nn.init.normal_(module.convs[-1].weight, 0.0, 0.02)
+    folder = tmp_path_factory.mktemp("irn_models")
+    export_irn(net, folder, training={"iterations": 0})
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def use_models(models_dir, monkeypatch):
+    monkeypatch.setenv(irn.MODELS_ENV, str(models_dir))
+
+
+def smooth_image(height: int, width: int, seed: int = 0) -> np.ndarray:
+    """A photo-like 8-bit test image: smooth gradients and a few soft shapes."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    channels = []
+    for c in range(3):
+        fx, fy, phase = rng.uniform(0.02, 0.15, 2).tolist() + [rng.uniform(0, 6)]
+        channels.append(0.5 + 0.35 * np.sin(fx * x + phase) * np.cos(fy * y))
+    return quantize_8bit(np.stack(channels, axis=2)).astype(np.float32)
+
+
+def shrink(image: ImageData, scale: int = 2, **job) -> ImageData:
+    result = run_job(Job(image, "irn", scale, {}, "cpu", action="shrink", **job))
+    return result.image.with_pixels(quantize_8bit(result.image.pixels), result.image.alpha)
+
+
+def test_odd_size_round_trip_gives_the_original_size_and_keeps_metadata(tmp_path):
+    original = ImageData(
+        smooth_image(29, 37), icc_profile=b"fake-icc-profile", text={"Comment": "kept"}, source=None
+    )
+    small = shrink(original)
+    assert (small.width, small.height) == (19, 15)  # ceil(37 / 2), ceil(29 / 2)
+    marker = irn.read_marker(small)
+    assert marker is not None and (marker.scale, marker.width, marker.height) == (2, 37, 29)
+    path = save_image(small, tmp_path / "small.png")
+    assert irn.read_marker_from_file(path) == marker
+    loaded = load_image(path)
+    assert loaded.icc_profile == b"fake-icc-profile" and loaded.text["Comment"] == "kept"
+    restored = run_job(Job(loaded, "irn", 2, {}, "cpu", action="restore"))
+    assert restored.image.pixels.shape == (29, 37, 3)
+    assert irn.MARKER_KEY not in restored.image.text
+    assert restored.info["device"] == "CPUExecutionProvider"
+
+
+def test_restore_refuses_an_image_without_the_marker_unless_forced():
+    plain = ImageData(smooth_image(20, 24))
+    with pytest.raises(ValueError, match="IRN restores only images it shrank"):
+        run_job(Job(plain, "irn", 2, {}, "cpu", action="restore"))
+    forced = run_job(Job(plain, "irn", 2, {"force": True}, "cpu", action="restore"))
+    assert forced.image.pixels.shape == (40, 48, 3)
+    assert "warning" in forced.info
+
+
+def test_restore_at_the_wrong_scale_is_refused():
+    small = shrink(ImageData(smooth_image(16, 16)))
+    with pytest.raises(ValueError, match="shrunk at x2"):
+        run_job(Job(small, "irn", 4, {}, "cpu", action="restore"))
+
+
+def test_tiled_restore_and_shrink_match_untiled(models_dir):
+    model = irn.find_model(2)
+    pixels = smooth_image(144, 176, seed=3)
+    down, _ = irn.session_for(model.shrink_path, "cpu")
+    up, _ = irn.session_for(model.restore_path, "cpu")
+    whole_lr = irn.shrink_pixels(pixels, down, 2, tile=1000, overlap=0)
+    tiled_lr = irn.shrink_pixels(pixels, down, 2, tile=48, overlap=16)
+    assert np.abs(tiled_lr - whole_lr).max() < 2 / 255
+    lr = quantize_8bit(np.clip(whole_lr, 0, 1)).astype(np.float32)
+    for z_mode in ("zero", "sample"):
+        whole = irn.restore_pixels(lr, up, 2, z_mode=z_mode, seed=5, tile=1000, overlap=0)
+        tiled = irn.restore_pixels(lr, up, 2, z_mode=z_mode, seed=5, tile=48, overlap=16)
+        assert whole.shape == (144, 176, 3)
+        assert np.abs(tiled - whole).max() < 2 / 255, z_mode
+        assert np.abs(tiled - whole).mean() < 0.1 / 255, z_mode
+
+
+def test_sampled_z_is_repeatable_with_a_seed_and_differs_from_zero():
+    small = shrink(ImageData(smooth_image(24, 24)))
+    results = [
+        run_job(Job(small, "irn", 2, {"z": z}, "cpu", action="restore", seed=seed)).image.pixels
+        for z, seed in (("sample", 1), ("sample", 1), ("zero", 1))
+    ]
+    np.testing.assert_array_equal(results[0], results[1])
+    assert not np.array_equal(results[0], results[2])
+
+
+def test_progress_reports_each_tile_and_cancel_stops_between_tiles():
+    image = ImageData(smooth_image(300, 280))
+    updates = []
+    run_job(Job(image, "irn", 2, {}, "cpu", action="shrink", tile_size=64), updates.append)
+    tile_reports = [u for u in updates if u.stage == "shrink" and u.detail == "tiles"]
+    assert len(tile_reports) >= 4  # a 2 x 2 grid at least
+    assert [u.fraction for u in tile_reports] == sorted(u.fraction for u in tile_reports)
+
+    cancel = CancelToken()
+    seen = []
+
+    def cancel_after_first_tile(update):
+        seen.append(update)
+        if update.detail == "tiles":
+            cancel.cancel()
+
+    with pytest.raises(JobCancelled):
+        run_job(Job(image, "irn", 2, {}, "cpu", action="shrink", tile_size=64), cancel_after_first_tile, cancel)
+    assert sum(u.detail == "tiles" for u in seen) == 1
+
+
+def test_cli_shrink_then_restore(tmp_path):
+    source = tmp_path / "in" / "photo.png"
+    save_image(ImageData(smooth_image(30, 42)), source)
+    assert cli_main(["shrink", str(source), "--scale", "2", "--out-dir", str(tmp_path / "small"), "--quiet"]) == 0
+    small = tmp_path / "small" / "photo.png"
+    assert load_image(small).pixels.shape == (15, 21, 3)
+    assert cli_main(["restore", str(small), "--out-dir", str(tmp_path / "big"), "--quiet"]) == 0
+    assert load_image(tmp_path / "big" / "photo.png").pixels.shape == (30, 42, 3)
+    # an ordinary image is refused, with the reason
+    assert cli_main(["restore", str(source), "--out-dir", str(tmp_path / "refused"), "--quiet"]) == 1
+    assert not (tmp_path / "refused" / "photo.png").exists()

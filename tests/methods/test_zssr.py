@@ -1,0 +1,211 @@
+"""ZSSR: learns something real in a few iterations, uses a given kernel, reports progress, cancels, repeats itself."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from skimage import data
+
+from enhancer.imaging.image import ImageData
+from enhancer.imaging.metrics import psnr_y
+from enhancer.imaging.resize import downscale_with_kernel, imresize
+from enhancer.methods import zssr
+from enhancer.methods.registry import RunContext, get_method
+from enhancer.runtime.jobs import CancelToken, JobCancelled, Progress
+
+# Small enough for a 2-core CI machine: a narrow, shallow net and a few dozen iterations.
+TINY = replace(
+    zssr.preset_config("fast"),
+    width=16,
+    depth=4,
+    crop_size=32,
+    max_iterations=12,
+    min_iterations=4,
+    ensemble=2,
+    back_projection=2,
+)
+
+
+@pytest.fixture(scope="module")
+def photo() -> np.ndarray:
+    """A 96 x 192 crop of scikit-image's astronaut (RGB float32 in [0, 1]): texture, edges and smooth skin."""
+    return (data.astronaut()[40:136, 160:352].astype(np.float32) / 255.0).copy()
+
+
+def _gaussian_kernel(size: int, sigma: float) -> np.ndarray:
+    r = np.arange(size) - (size - 1) / 2
+    g = np.exp(-(r**2) / (2 * sigma**2))
+    k = np.outer(g, g)
+    return (k / k.sum()).astype(np.float32)
+
+
+def test_trained_net_beats_bicubic_on_a_held_out_crop(photo):
+    """Train on the left half's LR only; the right half (never seen) must come out better than bicubic."""
+    hr = photo
+    lr = np.clip(imresize(hr, scale=0.5), 0, 1).astype(np.float32)
+    seen, held_out = lr[:, :48], lr[:, 48:]
+    config = replace(TINY, width=32, depth=6, max_iterations=80, ensemble=1, back_projection=0)
+    rng = np.random.default_rng(0)
+    generator = torch.Generator().manual_seed(0)
+    device = torch.device("cpu")
+    net = zssr.ZSSRNet(3, config.width, config.depth)
+    net.reset_parameters(generator)
+    degradation = zssr._Degradation(2, None, device)
+    zssr._train(net, [seen], degradation, config, rng, generator, device, Progress(), "test")
+    out = zssr._infer(net, held_out, degradation, config, device, 512, Progress(), "test")
+    reference = hr[:, 96:]
+    bicubic = np.clip(imresize(held_out, scale=2), 0, 1)
+    assert psnr_y(out, reference, 2) > psnr_y(bicubic, reference, 2) + 0.2
+
+
+def test_output_shape_range_and_scale_three(photo):
+    lr = np.clip(imresize(photo[:48, :60], scale=1 / 3), 0, 1).astype(np.float32)
+    out = zssr.zssr_upscale(lr, 3, TINY, seed=0, device="cpu")
+    assert out.shape == (lr.shape[0] * 3, lr.shape[1] * 3, 3)
+    assert out.dtype == np.float32 and out.min() >= 0.0 and out.max() <= 1.0
+
+
+def test_same_seed_same_output_on_cpu(photo):
+    lr = np.clip(imresize(photo[:64, :64], scale=0.5), 0, 1).astype(np.float32)
+    a = zssr.zssr_upscale(lr, 2, TINY, seed=7, device="cpu")
+    b = zssr.zssr_upscale(lr, 2, TINY, seed=7, device="cpu")
+    c = zssr.zssr_upscale(lr, 2, TINY, seed=8, device="cpu")
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_given_kernel_makes_the_sons_and_the_back_projection(photo, monkeypatch):
+    """The sons come from the kernel, and the output shrunk with that kernel reproduces the input."""
+    kernel = _gaussian_kernel(9, 1.6)
+    hr = photo[:64, :64]
+    lr = np.clip(downscale_with_kernel(hr, kernel, 2), 0, 1).astype(np.float32)
+    seen_kernels = []
+    original = zssr.downscale_with_kernel_torch
+
+    def spy(x, k, scale):
+        seen_kernels.append(np.asarray(k.detach().cpu() if torch.is_tensor(k) else k))
+        return original(x, k, scale)
+
+    monkeypatch.setattr(zssr, "downscale_with_kernel_torch", spy)
+    config = replace(zssr.preset_config("fast", kernel_mode=True), **_tiny_fields(), back_projection=8)
+    out = zssr.zssr_upscale(lr, 2, config, kernel=kernel, seed=0, device="cpu")
+    assert len(seen_kernels) >= config.max_iterations
+    np.testing.assert_allclose(seen_kernels[0], kernel, atol=1e-7)
+
+    bicubic_config = replace(config, back_projection=8)
+    out_bicubic = zssr.zssr_upscale(lr, 2, bicubic_config, seed=0, device="cpu")
+
+    def inconsistency(sr: np.ndarray) -> float:
+        return float(np.abs(downscale_with_kernel(sr, kernel, 2) - lr).mean())
+
+    assert inconsistency(out) < 0.5 * inconsistency(out_bicubic)
+
+
+def _tiny_fields() -> dict:
+    return {"width": 16, "depth": 4, "crop_size": 32, "max_iterations": 12, "min_iterations": 4}
+
+
+def test_kernel_mode_and_real_photo_mode_follow_the_paper():
+    kernel_mode = zssr.preset_config("quality", kernel_mode=True)
+    assert not kernel_mode.augment and kernel_mode.ensemble == 1 and kernel_mode.back_projection == 2
+    real = zssr.preset_config("quality", real_photo=True)
+    assert real.noise_std == pytest.approx(0.0125) and real.back_projection == 0
+    quality = zssr.preset_config("quality")
+    assert (quality.width, quality.depth, quality.crop_size, quality.max_iterations) == (64, 8, 128, 3000)
+    assert quality.lr_policy == "paper" and quality.ensemble == 8 and quality.back_projection == 10
+
+
+def test_options_override_the_preset_and_are_validated():
+    method = get_method("zssr")
+    options = method.make_options({"preset": "fast", "--iterations": "40", "ensemble": "2", "gradual": "on"})
+    config = zssr.resolve_config(options)
+    assert config.max_iterations == 40 and config.ensemble == 2 and config.gradual
+    assert config.crop_size == zssr.FAST.crop_size
+    with pytest.raises(ValueError):
+        method.make_options({"ensemble": "9"})
+    with pytest.raises(ValueError):
+        method.make_options({"preset": "slow"})
+
+
+def test_progress_reports_stages_figures_and_eta(photo):
+    lr = np.clip(imresize(photo[:48, :48], scale=0.5), 0, 1).astype(np.float32)
+    updates = []
+    zssr.zssr_upscale(lr, 2, TINY, progress=Progress(updates.append), seed=0, device="cpu")
+    stages = {u.stage for u in updates}
+    assert {"training", "ensemble", "back-projection"} <= stages
+    training = [u for u in updates if u.stage == "training"]
+    assert training[-1].figures["iteration"] == TINY.max_iterations
+    assert {"iteration", "loss", "lr"} <= set(training[0].figures)
+    fractions = [u.fraction for u in updates]
+    assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
+    assert any(u.eta_s is not None for u in updates)
+
+
+def test_cancel_stops_within_a_second(photo):
+    lr = np.clip(imresize(photo[:64, :64], scale=0.5), 0, 1).astype(np.float32)
+    config = replace(TINY, max_iterations=100_000)
+    token = CancelToken()
+    errors = []
+
+    def work() -> None:
+        try:
+            zssr.zssr_upscale(lr, 2, config, progress=Progress(cancel=token), seed=0, device="cpu")
+        except JobCancelled as error:
+            errors.append(error)
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    time.sleep(0.5)
+    cancelled_at = time.monotonic()
+    token.cancel()
+    worker.join(timeout=10)
+    assert not worker.is_alive() and errors
+    assert time.monotonic() - cancelled_at < 1.0
+
+
+def test_tiled_inference_matches_one_piece(photo):
+    lr = np.clip(imresize(photo[:, :160], scale=0.5), 0, 1).astype(np.float32)  # 48 x 80
+    device = torch.device("cpu")
+    net = zssr.ZSSRNet(3, 8, 4)
+    net.reset_parameters(torch.Generator().manual_seed(3))
+    degradation = zssr._Degradation(2, None, device)
+    config = replace(TINY, ensemble=2, back_projection=2)
+    whole = zssr._infer(net, lr, degradation, config, device, 512, Progress(), "t")
+    tiled = zssr._infer(net, lr, degradation, config, device, 44, Progress(), "t")
+    assert np.abs(whole - tiled).max() < 2e-3
+
+
+def test_gradual_x4_goes_through_x2(photo):
+    lr = np.clip(imresize(photo[:64, :64], scale=0.25), 0, 1).astype(np.float32)
+    summary: dict[str, float] = {}
+    out = zssr.zssr_upscale(lr, 4, replace(TINY, gradual=True), seed=0, device="cpu", summary=summary)
+    assert out.shape == (64, 64, 3)
+    assert "x2_iterations" in summary and "x4_iterations" in summary
+
+
+def test_registered_method_keeps_grey_grey_and_alpha(photo):
+    grey = np.repeat(photo[:40, :40].mean(axis=2, keepdims=True), 3, axis=2)
+    alpha = np.linspace(0, 1, 40 * 40, dtype=np.float32).reshape(40, 40)
+    image = ImageData(grey.astype(np.float32), alpha=alpha, grey=True)
+    method = get_method("zssr")
+    options = method.make_options({"preset": "fast", "iterations": "10", "width": "16", "depth": "4", "crop_size": "32"})
+    result = method.run(image, 2, options, RunContext(device="cpu", seed=0))
+    pixels = result.image.pixels
+    assert pixels.shape == (80, 80, 3) and result.image.grey
+    assert np.array_equal(pixels[..., 0], pixels[..., 1]) and np.array_equal(pixels[..., 0], pixels[..., 2])
+    assert result.image.alpha is not None and result.image.alpha.shape == (80, 80)
+
+
+def test_kernel_file_option_loads_and_normalises(tmp_path):
+    path = tmp_path / "k.npy"
+    np.save(path, np.ones((5, 5)) * 3.0)
+    kernel = zssr.load_kernel(path)
+    assert kernel.shape == (5, 5) and kernel.sum() == pytest.approx(1.0)
+    np.save(path, np.ones(5))
+    with pytest.raises(ValueError):
+        zssr.load_kernel(path)

@@ -1,0 +1,133 @@
+"""IRN network: Haar transform, exact invertibility, sizes, and agreement of the exported ONNX graphs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from enhancer.nets.irn import IRN, DenseBlock, haar_forward, haar_inverse, z_channels
+
+MODELS = Path(__file__).resolve().parents[2] / "models"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Small tensors run far faster on one thread than on a shared, busy multi-core machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def perturbed_irn(scale: int, blocks: int = 8, seed: int = 0) -> IRN:
+    """An IRN whose blocks are not the identity (the last conv of each dense block starts at zero)."""
+    torch.manual_seed(seed)
+    net = IRN(scale, blocks_per_level=blocks).eval()
+    for module in net.modules():
+        if isinstance(module, DenseBlock):
+            torch.nn.init.normal_(module.convs[-1].weight, 0.0, 0.02)
+            torch.nn.init.normal_(module.convs[-1].bias, 0.0, 0.02)
+    return net
+
+
+def test_haar_low_band_is_the_block_mean_and_inverse_is_exact():
+    x = torch.rand(2, 3, 6, 8, dtype=torch.float64)
+    y = haar_forward(x)
+    assert y.shape == (2, 12, 3, 4)
+    expected_mean = x.reshape(2, 3, 3, 2, 4, 2).mean(dim=(3, 5))
+    torch.testing.assert_close(y[:, :3], expected_mean)
+    torch.testing.assert_close(haar_inverse(y), x)
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+def test_inverse_of_forward_is_identity(scale):
+    net = perturbed_irn(scale)
+    x = torch.rand(2, 3, 8 * scale, 12 * scale)
+    with torch.no_grad():
+        y = net(x)
+        assert y.shape == (2, 3 + z_channels(scale), 8, 12)
+        block_means = torch.nn.functional.avg_pool2d(x, scale)
+        assert not torch.allclose(y[:, :3], block_means, atol=1e-3)  # the blocks really act
+        restored = net.inverse(y)
+    assert (restored - x).abs().max().item() < 1e-5
+
+
+def test_parameter_counts_match_the_paper():
+    counts = {s: sum(p.numel() for p in IRN(s).parameters()) for s in (2, 4)}
+    assert abs(counts[2] - 1.66e6) < 0.01e6
+    assert abs(counts[4] - 4.35e6) < 0.01e6
+
+
+def test_fresh_network_is_haar():
+    """Zero-initialised last convolutions make every block the identity: LR = 2x2 means."""
+    x = torch.rand(1, 3, 16, 16)
+    with torch.no_grad():
+        y = IRN(2)(x)
+    torch.testing.assert_close(y, haar_forward(x))
+
+
+def _shipped(scale: int) -> bool:
+    manifest = MODELS / "manifest.json"
+    if not manifest.exists():
+        return False
+    entries = json.loads(manifest.read_text())["models"]
+    return sum(e["method"] == "irn" and e["scale"] == scale for e in entries) == 2
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+def test_onnx_graphs_agree_with_torch(scale, tmp_path):
+    onnxruntime = pytest.importorskip("onnxruntime")
+    from enhancer.train.irn_export import export_irn, model_file, state_dict_from_onnx
+
+    if _shipped(scale):
+        folder = MODELS
+        net = IRN(scale).eval()
+        state, _ = state_dict_from_onnx(folder / model_file(scale, "restore"))
+        net.load_state_dict(state)
+    else:  # no shipped model: export a small random one
+        folder = tmp_path
+        net = perturbed_irn(scale, blocks=2)
+        export_irn(net, folder, training={"iterations": 0})
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    down = onnxruntime.InferenceSession(
+        str(folder / model_file(scale, "shrink")), options, providers=["CPUExecutionProvider"]
+    )
+    up = onnxruntime.InferenceSession(
+        str(folder / model_file(scale, "restore")), options, providers=["CPUExecutionProvider"]
+    )
+    rng = np.random.default_rng(1)
+    hr = rng.random((1, 3, 12 * scale, 10 * scale), dtype=np.float32)  # not square: checks dynamic axes
+    z = rng.standard_normal((1, z_channels(scale), 12, 10), dtype=np.float32)
+    with torch.no_grad():
+        lr_torch = net(torch.from_numpy(hr))[:, :3]
+        hr_torch = net.inverse(torch.cat([lr_torch, torch.from_numpy(z)], dim=1))
+    lr_onnx = down.run(None, {"hr": hr})[0]
+    hr_onnx = up.run(None, {"lr": lr_torch.numpy(), "z": z})[0]
+    assert np.abs(lr_onnx - lr_torch.numpy()).max() < 1e-4
+    assert np.abs(hr_onnx - hr_torch.numpy()).max() < 1e-4
+
+
+def test_both_graphs_share_one_weights_file(tmp_path):
+    from enhancer.train.irn_export import export_irn, read_manifest, state_dict_from_onnx
+
+    net = perturbed_irn(2, blocks=1)
+    export_irn(net, tmp_path, training={"iterations": 7})
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files == ["irn_x2.weights", "irn_x2_down.onnx", "irn_x2_up.onnx", "manifest.json"]
+    parameter_bytes = sum(p.numel() * 4 for p in net.parameters())
+    assert (tmp_path / "irn_x2.weights").stat().st_size < parameter_bytes * 1.05
+    entries = read_manifest(tmp_path)["models"]
+    assert {e["direction"] for e in entries} == {"shrink", "restore"}
+    assert all(e["external_data"] == "irn_x2.weights" and e["training"]["iterations"] == 7 for e in entries)
+    state, iterations = state_dict_from_onnx(tmp_path / "irn_x2_down.onnx")
+    assert iterations == 7
+    for key, value in net.state_dict().items():
+        torch.testing.assert_close(state[key], value)
+    export_irn(net, tmp_path, training={"iterations": 8})  # re-export replaces, not adds
+    assert len(list(tmp_path.iterdir())) == 4
+    assert len(read_manifest(tmp_path)["models"]) == 2

@@ -1,0 +1,79 @@
+"""ZSSR's CNN: residual output, the paper's initialisation, its receptive field and the between-layer hook."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from enhancer.nets.zssr_net import INIT_VARIANCE, ZSSRNet
+
+
+def test_output_is_input_plus_residual():
+    net = ZSSRNet(channels=3, width=8, depth=4)
+    net.reset_parameters(torch.Generator().manual_seed(0))
+    x = torch.rand(2, 3, 20, 24)
+    with torch.no_grad():
+        out = net(x)
+        residual = x
+        for index, conv in enumerate(net.layers):
+            residual = conv(residual)
+            if index < len(net.layers) - 1:
+                residual = torch.relu(residual)
+    assert out.shape == x.shape
+    torch.testing.assert_close(out, x + residual)
+
+
+def test_zero_last_layer_is_the_identity():
+    net = ZSSRNet(channels=1, width=8, depth=3)
+    with torch.no_grad():
+        net.layers[-1].weight.zero_()
+        net.layers[-1].bias.zero_()
+    x = torch.rand(1, 1, 16, 16)
+    torch.testing.assert_close(net(x), x)
+
+
+def test_paper_initialisation_variance_scales_with_fan_in():
+    net = ZSSRNet(channels=3, width=64, depth=8)
+    net.reset_parameters(torch.Generator().manual_seed(1))
+    hidden = net.layers[3]
+    expected_std = math.sqrt(INIT_VARIANCE / (64 * 9))
+    assert float(hidden.weight.std()) == pytest.approx(expected_std, rel=0.05)
+    assert float(hidden.bias.abs().max()) == 0.0
+    first = net.layers[0]
+    assert float(first.weight.std()) == pytest.approx(math.sqrt(INIT_VARIANCE / 27), rel=0.15)
+
+
+def test_same_generator_seed_gives_same_weights():
+    a, b = ZSSRNet(width=8, depth=3), ZSSRNet(width=8, depth=3)
+    a.reset_parameters(torch.Generator().manual_seed(5))
+    b.reset_parameters(torch.Generator().manual_seed(5))
+    for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
+        assert torch.equal(pa, pb)
+
+
+def test_receptive_radius_bounds_what_a_pixel_sees():
+    net = ZSSRNet(channels=1, width=4, depth=5)
+    net.reset_parameters(torch.Generator().manual_seed(2))
+    radius = net.receptive_radius
+    assert radius == 5
+    x = torch.rand(1, 1, 32, 32, requires_grad=True)
+    net(x)[0, 0, 16, 16].backward()
+    reach = x.grad[0, 0] != 0
+    rows, cols = torch.nonzero(reach, as_tuple=True)
+    assert int((rows - 16).abs().max()) <= radius and int((cols - 16).abs().max()) <= radius
+    assert int(reach.sum()) > 9  # it does see beyond its immediate neighbours
+
+
+def test_between_layers_hook_runs_once_per_layer():
+    net = ZSSRNet(width=4, depth=6)
+    calls = []
+    with torch.no_grad():
+        net(torch.rand(1, 3, 8, 8), between_layers=lambda: calls.append(1))
+    assert len(calls) == 6
+
+
+def test_depth_below_two_is_refused():
+    with pytest.raises(ValueError):
+        ZSSRNet(depth=1)
