@@ -3,7 +3,3 @@
 Heavy work goes through ``enhancer.runtime.runner.run_job`` on background threads (``job_queue``); loading,
 saving and other slow calls go through ``background``. Everything else here is widgets.
 """
-
-from enhancer.gui.none_refcount_guard import guard_none_refcount
-
-guard_none_refcount()  # before any Qt call: some PySide6 builds crash Python 3.11 otherwise (see the module)

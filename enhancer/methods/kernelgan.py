@@ -69,7 +69,7 @@ X2 = 2  # G always shrinks by 2; x4 is derived
 BICUBIC_CLOSE = 0.4
 BICUBIC_PATIENCE = 3
 BOUNDARY_PENALTY = 30.0  # m's value scale; m is 0 on the central taps and grows like 1 - Gaussian outside
-BOUNDARY_FREE_MARGIN = 2  # m is 0 up to this many taps from the kernel's edge ... inside that
+BOUNDARY_FREE_MARGIN = 2  # m is 0 except on this many outer rings of taps
 SPARSITY_EPS = 1e-12  # keeps the gradient of |k|^0.5 finite at 0
 # The networks' operations are tiny (a 13x13 kernel, 32x32 crops): on a CPU one thread beats several, whose
 # start-up per operation costs more than they save (measured: ~4x faster on a loaded 2-core machine).
@@ -162,7 +162,7 @@ def _boundary_mask(size: int, centre: float) -> np.ndarray:
     taps = np.arange(size, dtype=np.float64) - centre
     distance2 = taps[:, None] ** 2 + taps[None, :] ** 2
     mask = BOUNDARY_PENALTY * (1.0 - np.exp(-distance2 / (2.0 * size**2)))
-    inner = slice(BOUNDARY_FREE_MARGIN + 1, size - BOUNDARY_FREE_MARGIN - 1)
+    inner = slice(BOUNDARY_FREE_MARGIN, size - BOUNDARY_FREE_MARGIN)
     mask[inner, inner] = 0.0
     return mask
 
@@ -339,7 +339,7 @@ def _train(
             schedule.step()
 
         regularisers.step(iteration, figures["bicubic"])
-        g_losses.append(float(adversarial))
+        g_losses.append(float(adversarial.detach()))
         d_losses.append(float(loss_d))
         if (iteration + 1) % REPORT_EVERY == 0 or iteration + 1 == config.iterations:
             progress.report(

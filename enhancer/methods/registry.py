@@ -106,6 +106,11 @@ def register(method: Method) -> Method:
     return method
 
 
+def unregister(method_id: str) -> None:
+    """Remove a method (plug-ins being unloaded, test-only methods)."""
+    _REGISTRY.pop(method_id, None)
+
+
 def get_method(method_id: str) -> Method:
     _load_builtin_methods()
     try:

@@ -400,7 +400,10 @@ def _train(
                 lr=rate,
             )
     net.eval()
-    final_loss = float(torch.stack(losses[-50:]).mean()) if losses else math.nan
+    final_loss = float(torch.stack(losses[-REPORT_EVERY:]).mean()) if losses else math.nan
+    progress.report(
+        1.0, "training", f"{label}: done after {len(losses)} iterations", iteration=len(losses), loss=final_loss, lr=rate
+    )
     return {"iterations": float(len(losses)), "final_loss": final_loss, "final_lr": rate}
 
 

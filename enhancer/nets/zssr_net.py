@@ -15,7 +15,8 @@ from torch import nn
 PAPER_WIDTH = 64  # ZSSR: 64 channels per hidden layer
 PAPER_DEPTH = 8  # ZSSR: 8 conv layers
 KERNEL_SIZE = 3
-INIT_VARIANCE = float(__import__("os").environ.get("ZIV", "0.1"))
+PAPER_INIT_VARIANCE = 0.1  # ZSSR: weights drawn with variance 0.1 / fan-in (not used, see reset_parameters)
+HE_INIT_GAIN = 2.0  # He et al. 2015: variance 2 / fan-in keeps a ReLU stack's signal from vanishing
 
 
 class ZSSRNet(nn.Module):
@@ -43,15 +44,20 @@ class ZSSRNet(nn.Module):
         return len(self.layers) * (KERNEL_SIZE // 2)
 
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
-        """The paper's initialisation: normal weights of variance ``INIT_VARIANCE / fan_in``, zero biases."""
+        """He-normal hidden layers, a zero last layer (the untrained net is plain bicubic), zero biases.
+
+        The paper's variance of 0.1 / fan-in shrinks the signal about 4.5 times per ReLU layer; through 8
+        layers the output and the gradients vanish and, with Adam's epsilon, our port did not learn at all in
+        1000 iterations (Set5 butterfly x2 stayed at bicubic's 27.43 dB). He init with a zero last layer
+        reached 30.77 dB in 200 iterations.
+        """
         with torch.no_grad():
-            for conv in self.layers:
+            for conv in self.layers[:-1]:
                 fan_in = conv.in_channels * KERNEL_SIZE * KERNEL_SIZE
-                var = INIT_VARIANCE
-                if conv is self.layers[-1] and "ZLAST" in __import__("os").environ:
-                    var = float(__import__("os").environ["ZLAST"])
-                conv.weight.normal_(0.0, math.sqrt(var / fan_in), generator=generator)
+                conv.weight.normal_(0.0, math.sqrt(HE_INIT_GAIN / fan_in), generator=generator)
                 conv.bias.zero_()
+            self.layers[-1].weight.zero_()
+            self.layers[-1].bias.zero_()
 
     def forward(
         self, enlarged: torch.Tensor, between_layers: Callable[[], None] | None = None

@@ -5,16 +5,23 @@ forward L2 between the produced LR and the MATLAB-bicubic LR of the HR patch (we
 backward L1 between the HR patch and f^-1(quantised LR, z ~ N(0, I)) (weight 1); distribution loss
 sum(z^2) / batch (weight 1). The LR is rounded to 8 bits with a straight-through gradient.
 
-Checkpoints (network, optimiser, iteration, log) go to ``--out``/``latest.pt``; ``--resume`` continues from
-one, ``--init`` starts from weights: a checkpoint, a shipped ONNX file (``models/irn_x2_down.onnx``, whose
-weights are the parameters by name), or, for x4, an x2 model that seeds the first level. Examples::
+Checkpoints (network, optimiser, iteration, training time and hardware) go to ``--out``/``latest.pt``;
+``--resume`` continues from one, ``--init`` starts from weights: a checkpoint, a shipped ONNX file
+(``models/irn_x2_down.onnx``: its initialisers are the parameters by name and its metadata holds the
+iteration count, so the learning-rate schedule carries on), or, for x4, an x2 model that seeds the first
+level (the second starts as the identity). Examples::
 
-    # CPU, what the shipped models were trained with (1 thread, small patches):
-    python -m enhancer.train.irn_train --scale 2 --threads 1 --batch 8 --patch 64 --out out/irn/x2
-    # A GPU session continuing from the shipped weights with the paper's recipe:
-    python -m enhancer.train.irn_train --scale 2 --device cuda --init models/irn_x2_down.onnx \\
-        --batch 16 --patch 144 --iterations 500000 --amp --channels-last --out out/irn/x2
-    # then export (replaces the files in models/):
+    # What the shipped CPU models were trained with (1 thread; z = 0 in the backward loss, see --z-std):
+    python -m enhancer.train.irn_train --scale 2 --threads 1 --batch 4 --patch 48 --channels-last \
+        --z-std 0 --lr-milestones 900 --minutes 36 --out out/irn/x2
+    python -m enhancer.train.irn_train --scale 4 --threads 1 --batch 4 --patch 64 --channels-last \
+        --z-std 0 --init out/irn/x2/latest.pt --minutes 36 --out out/irn/x4
+    # A GPU session continuing from the shipped weights with the paper's recipe (z ~ N(0, I)):
+    python -m enhancer.train.irn_train --scale 2 --device cuda --init models/irn_x2_down.onnx \
+        --batch 16 --patch 144 --iterations 500000 --channels-last --out out/irn/x2
+    #   (--amp: bfloat16 autocast and --compile: torch.compile are available but were never measured,
+    #    for lack of a GPU; check that they help and keep the round trip's PSNR before relying on them.)
+    # then export (replaces the files of that scale in models/ and their manifest entries):
     python -m enhancer.train.irn_export --scale 2 --checkpoint out/irn/x2/latest.pt
 """
 

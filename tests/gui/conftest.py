@@ -125,15 +125,14 @@ TEST_METHODS = (
 
 
 @pytest.fixture(autouse=True)
-def test_methods(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The test-only methods are in the registry during each GUI test, and gone after it.
-
-    The registry has no public way to remove a method, so they go in through its dict, which monkeypatch
-    restores; other test folders never see them.
-    """
+def test_methods():
+    """The test-only methods are in the registry during each GUI test, and gone after it."""
     all_methods()  # the built-in ones first, in their usual order
     for method in TEST_METHODS:
-        monkeypatch.setitem(registry._REGISTRY, method.id, method)
+        registry.register(method)
+    yield
+    for method in TEST_METHODS:
+        registry.unregister(method.id)
 
 
 @pytest.fixture(autouse=True)

@@ -35,7 +35,7 @@ def drop(window: MainWindow, mime: QMimeData) -> QDropEvent:
     position = QPointF(window.width() / 2, window.height() / 2)
     actions = Qt.DropAction.CopyAction
     buttons, modifiers = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
-    enter = QDragEnterEvent(position, actions, mime, buttons, modifiers)
+    enter = QDragEnterEvent(position.toPoint(), actions, mime, buttons, modifiers)
     QApplication.sendEvent(window, enter)
     assert enter.isAccepted()
     event = QDropEvent(position, actions, mime, buttons, modifiers)

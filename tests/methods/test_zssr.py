@@ -16,6 +16,7 @@ from enhancer.imaging.metrics import psnr_y
 from enhancer.imaging.resize import downscale_with_kernel, imresize
 from enhancer.methods import zssr
 from enhancer.methods.registry import RunContext, get_method
+from enhancer.runtime import devices
 from enhancer.runtime.jobs import CancelToken, JobCancelled, Progress
 
 # Small enough for a 2-core CI machine: a narrow, shallow net and a few dozen iterations.
@@ -29,6 +30,16 @@ TINY = replace(
     ensemble=2,
     back_projection=2,
 )
+
+
+@pytest.fixture(autouse=True)
+def one_thread(monkeypatch):
+    """These tests check behaviour, not speed: one thread keeps them quick on a busy shared machine, where
+    two OpenMP threads fighting other processes for two cores run several times slower."""
+    previous = torch.get_num_threads()
+    monkeypatch.setattr(devices, "use_all_cores", lambda: torch.set_num_threads(1))
+    yield
+    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")
