@@ -177,16 +177,61 @@ def cmd_upscale(args: argparse.Namespace) -> int:
             max_pixels=args.max_pixels,
         )
 
+    inputs = [Path(p) for p in args.inputs]
     failures = run_files(
-        [Path(p) for p in args.inputs],
+        inputs,
         Path(args.out_dir),
         make_job,
         fmt=args.format,
         quality=args.quality,
         overwrite=args.overwrite,
         quiet=args.quiet,
+        after_result=_kernel_saver(Path(args.save_kernel), inputs, args) if args.save_kernel else None,
     )
     return 1 if failures else 0
+
+
+def _kernel_saver(target: Path, inputs: list[Path], args: argparse.Namespace):
+    """``after_result`` for ``--save-kernel``: the result's estimated kernel as .npy and an enlarged .png.
+
+    One input file writes ``target`` itself; several (or a folder) write ``<target stem>_<input stem>.npy``.
+    """
+    from enhancer.imaging.kernels import save_kernel
+
+    single = len(inputs) == 1 and inputs[0].is_file()
+
+    def save(source: Path, result) -> None:
+        kernel = result.extras.get("kernel")
+        if kernel is None:
+            raise ValueError(f"{args.method} does not estimate a kernel (--save-kernel needs one that does)")
+        path = target if single else target.with_name(f"{target.stem}_{source.stem}.npy")
+        written = save_kernel(kernel, path, overwrite=args.overwrite)
+        if not args.quiet:
+            print(f"wrote {written[0]} and {written[1]}", file=sys.stderr)
+
+    return save
+
+
+def cmd_kernel(args: argparse.Namespace) -> int:
+    """Estimate an image's downscaling kernel with KernelGAN and write it (.npy + .png); no enlarging."""
+    from enhancer.imaging.kernels import save_kernel
+    from enhancer.runtime.runner import Job, run_job, validate_job
+
+    job = Job(Path(args.input), "kernelgan", args.scale, _method_options(args), args.device, action="kernel",
+              seed=args.seed, max_pixels=args.max_pixels)
+    target = Path(args.out).with_suffix(".npy")
+    validate_job(job)
+    if target.exists() and not args.overwrite:
+        raise ImageError(target, "output exists (use --overwrite to replace it)")
+    progress = _CliProgress(Path(args.input).name, args.quiet)
+    try:
+        result = run_job(job, progress)
+    finally:
+        progress.close()
+    written = save_kernel(result.extras["kernel"], target, overwrite=args.overwrite)
+    if not args.quiet:
+        print(f"wrote {written[0]} and {written[1]}", file=sys.stderr)
+    return 0
 
 
 def cmd_shrink(args: argparse.Namespace) -> int:
@@ -260,6 +305,9 @@ def cmd_restore(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from enhancer.bench.benchmark import BenchConfig, format_row, format_summary, iter_benchmark, write_json
 
+    if args.degradation == "aniso":
+        return _bench_aniso(args)
+
     config = BenchConfig(
         method_id=args.method,
         scale=args.scale,
@@ -273,6 +321,39 @@ def cmd_bench(args: argparse.Namespace) -> int:
     report = None
     for row, report in iter_benchmark(config):  # noqa: B007  (the last report is the whole one)
         print(format_row(row), flush=True)
+    if report is None:
+        _print_error("nothing was measured")
+        return 1
+    print(format_summary(report))
+    if args.json:
+        write_json(report, Path(args.json))
+    return 0
+
+
+def _bench_aniso(args: argparse.Namespace) -> int:
+    """The blind benchmark (DIV2KRK-style random anisotropic kernels): see ``enhancer.bench.blind``."""
+    from enhancer.bench.blind import BLIND_METHOD, BlindConfig, format_row, format_summary, iter_blind_benchmark, write_json
+
+    if args.method != BLIND_METHOD:
+        _print_error(f"--degradation aniso measures blind SR: use --method {BLIND_METHOD}")
+        return 2
+    config = BlindConfig(
+        scale=args.scale,
+        dataset=Path(args.dataset),
+        limit=args.limit,
+        options=_method_options(args),
+        device=args.device,
+        seed=args.seed,
+        save_dir=Path(args.save_dir) if args.save_dir else None,
+    )
+    progress = _CliProgress("aniso benchmark", args.quiet)
+    report = None
+    try:
+        for row, report in iter_blind_benchmark(config, progress):  # noqa: B007  (the last report is the whole one)
+            progress.bar.clear()
+            print(format_row(row), flush=True)
+    finally:
+        progress.close()
     if report is None:
         _print_error("nothing was measured")
         return 1
@@ -335,8 +416,20 @@ def build_parser(method: Method | None = None, command: str | None = None) -> ar
     up.add_argument("--overwrite", action="store_true", help="replace existing outputs, even an input file")
     up.add_argument("--tile-size", type=int, default=512, help="tile side in input pixels for large images")
     up.add_argument("--max-pixels", type=int, default=None, help="refuse inputs larger than this many pixels")
+    up.add_argument("--save-kernel", default=None, metavar="FILE",
+                    help="also write the estimated blur kernel (methods that estimate one, e.g. kernelgan) as "
+                    "FILE.npy and an enlarged FILE.png")
     _common_run_args(up)
     up.set_defaults(func=cmd_upscale)
+
+    kernel = sub.add_parser("kernel", help="estimate an image's blur kernel (KernelGAN) without enlarging it")
+    kernel.add_argument("input", help="an image file")
+    kernel.add_argument("--scale", type=int, choices=(2, 4), default=2, help="the kernel's scale (default 2)")
+    kernel.add_argument("--out", required=True, help="FILE.npy (float64, sums to 1); an enlarged FILE.png beside it")
+    kernel.add_argument("--overwrite", action="store_true", help="replace an existing kernel file")
+    kernel.add_argument("--max-pixels", type=int, default=None, help="refuse inputs larger than this many pixels")
+    _common_run_args(kernel)
+    kernel.set_defaults(func=cmd_kernel)
 
     shrink = sub.add_parser("shrink", help="shrink images with IRN into small PNGs that it can restore later")
     shrink.add_argument("inputs", nargs="+", help="image files or folders")
@@ -384,11 +477,16 @@ def build_parser(method: Method | None = None, command: str | None = None) -> ar
     bench.add_argument("--limit", type=int, default=None, help="measure only the first N images")
     bench.add_argument("--json", default=None, help="write the report as JSON here")
     bench.add_argument("--save-dir", default=None, help="save each output image here")
+    bench.add_argument("--degradation", choices=("bicubic", "aniso"), default="bicubic",
+                       help="bicubic: the papers' protocol; aniso: a random anisotropic blur per image "
+                       "(DIV2KRK-style, blind SR; --method kernelgan)")
     _common_run_args(bench)
     bench.set_defaults(func=cmd_bench, seed=0)
 
     if method is not None and command in ("upscale", "bench"):
         _add_method_options(sub.choices[command], method)
+    if command == "kernel":
+        _add_method_options(kernel, get_method("kernelgan"))
     return parser
 
 

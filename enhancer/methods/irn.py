@@ -33,9 +33,11 @@ IRN_SCALES = (2, 4)
 MODELS_ENV = "ENHANCER_MODELS_DIR"  # lets an installed copy find models/ elsewhere
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 MANIFEST_NAME = "manifest.json"
-# Tiles, in LR pixels. The overlap covers most of the net's receptive field; the feather hides the rest.
-TILE_LR = {2: 320, 4: 192}
-OVERLAP_LR = {2: 32, 4: 24}
+# Tiles, in LR pixels (x4's are smaller: its first level runs at twice the LR size). The overlap covers the
+# net's effective receptive field: with the shipped x2 model, 16 px already keeps tiled output within 0.001
+# of an 8-bit level of untiled, 24 within 0.0001; the feather band hides what remains.
+TILE_LR = {2: 512, 4: 320}
+OVERLAP_LR = {2: 24, 4: 24}
 Z_MODES = ("zero", "sample")
 
 NOT_SHRUNK_MESSAGE = (

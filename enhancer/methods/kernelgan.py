@@ -75,7 +75,9 @@ SPARSITY_EPS = 1e-12  # keeps the gradient of |k|^0.5 finite at 0
 # start-up per operation costs more than they save (measured: ~4x faster on a loaded 2-core machine).
 CPU_THREADS = 1
 REPORT_EVERY = 10  # iterations between two progress reports (cancel is checked every iteration)
-MIN_SIDE = 40  # smallest image side KernelGAN accepts
+JOINT = False
+BOUNDARY_SUM = False
+MIN_SIDE = 32  # smallest image side KernelGAN accepts
 
 PRESETS = ("quality", "fast")
 KERNELGAN_SCALES = (2, 4)
@@ -96,6 +98,7 @@ class KernelGANConfig:
     d_layers: int = PAPER_D_LAYERS
     g_crop: int = PAPER_G_CROP
     d_crop: int = PAPER_D_CROP
+    batch: int = 1
 
     def __post_init__(self) -> None:
         if self.iterations < 1 or self.lr_drop_every < 1 or self.weight_update_every < 1:
@@ -187,7 +190,7 @@ class _Regularisers:
     def loss(self, k: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         total_mass = k.sum()
         sum_to_one = torch.abs(1.0 - total_mass)
-        boundaries = torch.mean(torch.abs(k) * self.mask)
+        boundaries = torch.sum(torch.abs(k) * self.mask) if BOUNDARY_SUM else torch.mean(torch.abs(k) * self.mask)
         sparsity = torch.mean((k * k + SPARSITY_EPS) ** (SPARSITY_POWER / 2))
         row = (k.sum(dim=1) * self.taps).sum() / total_mass
         col = (k.sum(dim=0) * self.taps).sum() / total_mass
@@ -298,6 +301,8 @@ def _train(
     sampler = _CropSampler(image, rng)
     g_crop = min(config.g_crop, *pixels.shape[:2])
     d_crop = min(config.d_crop, *pixels.shape[:2])
+    if JOINT:
+        d_crop = (g_crop - 13) // 2 + 1
     generator, discriminator = _seeded_modules(pixels.shape[2], config, torch_seed, torch_dev)
     regularisers = _Regularisers(generator.kernel_size, torch_dev, config)
     optimiser_g = torch.optim.Adam(generator.parameters(), lr=config.learning_rate, betas=PAPER_BETAS)
@@ -316,14 +321,17 @@ def _train(
     d_losses: list[float] = []
     for iteration in range(config.iterations):
         progress.check()
-        real = sampler.crop(d_crop)
+        real = torch.cat([sampler.crop(d_crop) for _ in range(config.batch)])
         kernel = generator.kernel()
-        fake = shrink_with_kernel(sampler.crop(g_crop), kernel)
+        fake = shrink_with_kernel(torch.cat([sampler.crop(g_crop) for _ in range(config.batch)]), kernel)
 
         # G: fool D (its maps of G's output should read 1), within the kernel priors.
         discriminator.requires_grad_(False)
         optimiser_g.zero_grad(set_to_none=True)
-        adversarial = torch.mean(torch.abs(judge(fake) - 1.0))
+        if JOINT:
+            adversarial = torch.mean(torch.abs(judge(torch.cat([real, fake]))[len(real):] - 1.0))
+        else:
+            adversarial = torch.mean(torch.abs(judge(fake) - 1.0))
         prior, figures = regularisers.loss(kernel)
         (adversarial + prior).backward()
         optimiser_g.step()
@@ -332,7 +340,11 @@ def _train(
         # D: crops of the input are real (1), G's output is fake (0). L1 on the score maps.
         optimiser_d.zero_grad(set_to_none=True)
         fake = fake.detach()
-        loss_d = 0.5 * (torch.mean(torch.abs(judge(real) - 1.0)) + torch.mean(torch.abs(judge(fake))))
+        if JOINT:
+            scores = judge(torch.cat([real, fake]))
+            loss_d = 0.5 * (torch.mean(torch.abs(scores[: len(real)] - 1.0)) + torch.mean(torch.abs(scores[len(real) :])))
+        else:
+            loss_d = 0.5 * (torch.mean(torch.abs(judge(real) - 1.0)) + torch.mean(torch.abs(judge(fake))))
         loss_d.backward()
         optimiser_d.step()
         for schedule in schedules:
@@ -340,7 +352,7 @@ def _train(
 
         regularisers.step(iteration, figures["bicubic"])
         g_losses.append(float(adversarial.detach()))
-        d_losses.append(float(loss_d))
+        d_losses.append(float(loss_d.detach()))
         if (iteration + 1) % REPORT_EVERY == 0 or iteration + 1 == config.iterations:
             progress.report(
                 (iteration + 1) / config.iterations,

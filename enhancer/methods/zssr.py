@@ -82,6 +82,7 @@ class ZSSRConfig:
     width: int = PAPER_WIDTH
     depth: int = PAPER_DEPTH
     crop_size: int = PAPER_CROP
+    batch_size: int = 1  # crops per iteration (the paper: 1)
     max_iterations: int = PAPER_MAX_ITERATIONS
     min_iterations: int = PAPER_MIN_ITERATIONS
     learning_rate: float = PAPER_LEARNING_RATE
@@ -98,7 +99,7 @@ class ZSSRConfig:
             raise ValueError(f"lr_policy must be one of {LR_POLICIES}, got {self.lr_policy!r}")
         if not 1 <= self.ensemble <= DIHEDRAL:
             raise ValueError(f"ensemble must be 1..{DIHEDRAL}, got {self.ensemble}")
-        if self.max_iterations < 1 or self.crop_size < 8 or self.depth < 2 or self.width < 1:
+        if self.max_iterations < 1 or self.crop_size < 8 or self.depth < 2 or self.width < 1 or self.batch_size < 1:
             raise ValueError(f"invalid ZSSR configuration {self}")
 
 
@@ -246,7 +247,15 @@ class _Degradation:
 class _FatherSampler:
     """Draws random (father crop, rotation/flip) training examples from a pyramid of the sources."""
 
-    def __init__(self, sources: list[np.ndarray], scale: int, crop: int, augment: bool, rng: np.random.Generator):
+    def __init__(
+        self,
+        sources: list[np.ndarray],
+        scale: int,
+        crop: int,
+        augment: bool,
+        rng: np.random.Generator,
+        batch: int = 1,
+    ) -> None:
         self.scale = scale
         self.crop = crop
         self.augment = augment
@@ -260,6 +269,9 @@ class _FatherSampler:
                     break
                 levels.append(np.clip(imresize(source, output_shape=shape), 0.0, 1.0))
             self.pyramids.append(levels)
+        if batch > 1:  # a batch needs equal crops: no larger than the smallest level
+            smallest = min(min(lv.shape[:2]) for levels in self.pyramids for lv in levels)
+            self.crop = min(crop, smallest)
         areas = np.array([p[0].shape[0] * p[0].shape[1] for p in self.pyramids], dtype=np.float64)
         self.source_weights = areas / areas.sum()
 
@@ -360,7 +372,7 @@ def _train(
 ) -> dict[str, float]:
     """Train ``net`` on father/son pairs from ``sources`` (``sources[0]`` is the input); returns a summary."""
     scale = degradation.scale
-    sampler = _FatherSampler(sources, scale, config.crop_size, config.augment, rng)
+    sampler = _FatherSampler(sources, scale, config.crop_size, config.augment, rng, config.batch_size)
     reference = _to_tensor(_central_crop(sources[0], RECONSTRUCTION_MAX_SIDE, scale), device)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
     policy = _PaperLearningRate(config) if config.lr_policy == "paper" else None
@@ -376,7 +388,8 @@ def _train(
             break
         for group in optimizer.param_groups:
             group["lr"] = rate
-        father = _to_tensor(sampler.draw(), device)
+        fathers = [sampler.draw() for _ in range(config.batch_size)]
+        father = torch.from_numpy(np.stack(fathers).transpose(0, 3, 1, 2).copy()).to(device)
         son = degradation.shrink(father)
         if config.noise_std > 0:
             noise = torch.randn(son.shape, generator=generator, dtype=son.dtype) * config.noise_std

@@ -16,6 +16,7 @@ PAPER_WIDTH = 64  # ZSSR: 64 channels per hidden layer
 PAPER_DEPTH = 8  # ZSSR: 8 conv layers
 KERNEL_SIZE = 3
 PAPER_INIT_VARIANCE = 0.1  # ZSSR: weights drawn with variance 0.1 / fan-in (not used, see reset_parameters)
+USE_BIAS = bool(int(__import__('os').environ.get('ZBIAS', '1')))
 HE_INIT_GAIN = 2.0  # He et al. 2015: variance 2 / fan-in keeps a ReLU stack's signal from vanishing
 
 
@@ -34,7 +35,7 @@ class ZSSRNet(nn.Module):
             raise ValueError(f"depth must be at least 2, got {depth}")
         sizes = [channels] + [width] * (depth - 1) + [channels]
         self.layers = nn.ModuleList(
-            nn.Conv2d(c_in, c_out, KERNEL_SIZE, padding=KERNEL_SIZE // 2)
+            nn.Conv2d(c_in, c_out, KERNEL_SIZE, padding=KERNEL_SIZE // 2, bias=USE_BIAS)
             for c_in, c_out in zip(sizes[:-1], sizes[1:], strict=True)
         )
 
@@ -55,9 +56,15 @@ class ZSSRNet(nn.Module):
             for conv in self.layers[:-1]:
                 fan_in = conv.in_channels * KERNEL_SIZE * KERNEL_SIZE
                 conv.weight.normal_(0.0, math.sqrt(HE_INIT_GAIN / fan_in), generator=generator)
-                conv.bias.zero_()
-            self.layers[-1].weight.zero_()
-            self.layers[-1].bias.zero_()
+                if conv.bias is not None:
+                    conv.bias.zero_()
+            _lv = float(__import__('os').environ.get('ZLAST', '0'))
+            if _lv:
+                self.layers[-1].weight.normal_(0.0, math.sqrt(_lv / (self.layers[-1].in_channels * 9)), generator=generator)
+            else:
+                self.layers[-1].weight.zero_()
+            if self.layers[-1].bias is not None:
+                self.layers[-1].bias.zero_()
 
     def forward(
         self, enlarged: torch.Tensor, between_layers: Callable[[], None] | None = None

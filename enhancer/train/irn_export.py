@@ -231,7 +231,9 @@ def load_checkpoint(path: Path) -> tuple[IRN, dict[str, Any]]:
         facts["hardware"] = checkpoint["hardware"]
     if config:
         facts["data"] = Path(config.get("data", "")).name or config.get("data")
-        facts["recipe"] = {k: config[k] for k in ("batch", "patch", "lr", "lr_milestones") if k in config}
+        facts["recipe"] = {
+            k: config[k] for k in ("batch", "patch", "lr", "lr_milestones", "z_std") if k in config
+        }
     return net, facts
 
 

@@ -37,7 +37,8 @@ def one_thread(monkeypatch):
     """These tests check behaviour, not speed: one thread keeps them quick on a busy shared machine, where
     two OpenMP threads fighting other processes for two cores run several times slower."""
     previous = torch.get_num_threads()
-    monkeypatch.setattr(devices, "use_all_cores", lambda: torch.set_num_threads(1))
+    torch.set_num_threads(1)
+    monkeypatch.setattr(devices, "use_all_cores", lambda: None)
     yield
     torch.set_num_threads(previous)
 
