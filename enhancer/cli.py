@@ -332,7 +332,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def _bench_aniso(args: argparse.Namespace) -> int:
     """The blind benchmark (DIV2KRK-style random anisotropic kernels): see ``enhancer.bench.blind``."""
-    from enhancer.bench.blind import BLIND_METHOD, BlindConfig, format_row, format_summary, iter_blind_benchmark, write_json
+    from enhancer.bench.blind import (
+        BLIND_METHOD,
+        BlindConfig,
+        format_row,
+        format_summary,
+        iter_blind_benchmark,
+        write_json,
+    )
 
     if args.method != BLIND_METHOD:
         _print_error(f"--degradation aniso measures blind SR: use --method {BLIND_METHOD}")

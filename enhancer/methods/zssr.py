@@ -61,8 +61,10 @@ RECONSTRUCTION_MAX_SIDE = 256  # the reconstruction error is measured on a centr
 REPORT_EVERY = 5  # iterations between two progress reports (cancel is checked every iteration)
 COSINE_FLOOR = 0.01  # the cosine policy ends at this fraction of the initial rate
 TILE_OUTPUT_SIDE = {"cpu": 640, "cuda": 2048}  # largest output tile side: bounds memory and cancel latency
-BACK_PROJECTION_CONTEXT = 2  # extra tile context (input pixels) per back-projection iteration
-MAX_BACK_PROJECTION_CONTEXT = 24
+# Extra tile context (input pixels) per back-projection iteration, and at most: with 1 and 12, tiles of 80
+# matched the untiled butterfly x2 to 5e-7 (none of its 8-bit pixels differed; without any, 271 did).
+BACK_PROJECTION_CONTEXT = 1
+MAX_BACK_PROJECTION_CONTEXT = 12
 
 PRESETS = ("quality", "fast")
 SWITCH_CHOICES = ("auto", "on", "off")

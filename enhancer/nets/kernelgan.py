@@ -58,11 +58,8 @@ class KernelGenerator(nn.Module):
         """
         folded = self.layers[-1].weight  # 1 x width x k x k: the hidden channels to the output
         for layer in reversed(self.layers[:-1]):
-            weight = layer.weight  # c_out x c_in x k x k, c_out = folded's channels
-            pad = folded.shape[-1] - 1
-            # Each input channel of ``weight`` is an image; correlating it with the flipped folded kernel
-            # (summed over c_out) is the full convolution of the two.
-            folded = F.conv2d(weight.transpose(0, 1), folded.flip(2, 3), padding=pad).transpose(0, 1)
+            # A transposed convolution scatters each tap: summed over channels it is the full convolution.
+            folded = F.conv_transpose2d(folded, layer.weight)
         return folded[0, 0]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -14,7 +14,7 @@ def test_generator_collapses_to_a_13x13_kernel_that_computes_the_same_output():
     layered = generator(x)
     collapsed = shrink_with_kernel(x, kernel)
     assert layered.shape == collapsed.shape == (2, 3, 14, 12)
-    assert torch.allclose(layered, collapsed, atol=1e-6 * layered.abs().max().item())
+    assert torch.allclose(layered, collapsed, atol=1e-5 * layered.abs().max().item())
 
 
 def test_generator_kernel_is_a_correlation_kernel_placed_by_its_receptive_field():
