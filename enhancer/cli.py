@@ -217,8 +217,16 @@ def cmd_kernel(args: argparse.Namespace) -> int:
     from enhancer.imaging.kernels import save_kernel
     from enhancer.runtime.runner import Job, run_job, validate_job
 
-    job = Job(Path(args.input), "kernelgan", args.scale, _method_options(args), args.device, action="kernel",
-              seed=args.seed, max_pixels=args.max_pixels)
+    job = Job(
+        Path(args.input),
+        "kernelgan",
+        args.scale,
+        _method_options(args),
+        args.device,
+        action="kernel",
+        seed=args.seed,
+        max_pixels=args.max_pixels,
+    )
     target = Path(args.out).with_suffix(".npy")
     validate_job(job)
     if target.exists() and not args.overwrite:
@@ -423,18 +431,26 @@ def build_parser(method: Method | None = None, command: str | None = None) -> ar
     up.add_argument("--overwrite", action="store_true", help="replace existing outputs, even an input file")
     up.add_argument("--tile-size", type=int, default=512, help="tile side in input pixels for large images")
     up.add_argument("--max-pixels", type=int, default=None, help="refuse inputs larger than this many pixels")
-    up.add_argument("--save-kernel", default=None, metavar="FILE",
-                    help="also write the estimated blur kernel (methods that estimate one, e.g. kernelgan) as "
-                    "FILE.npy and an enlarged FILE.png")
+    up.add_argument(
+        "--save-kernel",
+        default=None,
+        metavar="FILE",
+        help="also write the estimated blur kernel (methods that estimate one, e.g. kernelgan) as "
+        "FILE.npy and an enlarged FILE.png",
+    )
     _common_run_args(up)
     up.set_defaults(func=cmd_upscale)
 
     kernel = sub.add_parser("kernel", help="estimate an image's blur kernel (KernelGAN) without enlarging it")
     kernel.add_argument("input", help="an image file")
     kernel.add_argument("--scale", type=int, choices=(2, 4), default=2, help="the kernel's scale (default 2)")
-    kernel.add_argument("--out", required=True, help="FILE.npy (float64, sums to 1); an enlarged FILE.png beside it")
+    kernel.add_argument(
+        "--out", required=True, help="FILE.npy (float64, sums to 1); an enlarged FILE.png beside it"
+    )
     kernel.add_argument("--overwrite", action="store_true", help="replace an existing kernel file")
-    kernel.add_argument("--max-pixels", type=int, default=None, help="refuse inputs larger than this many pixels")
+    kernel.add_argument(
+        "--max-pixels", type=int, default=None, help="refuse inputs larger than this many pixels"
+    )
     _common_run_args(kernel)
     kernel.set_defaults(func=cmd_kernel)
 
@@ -484,9 +500,13 @@ def build_parser(method: Method | None = None, command: str | None = None) -> ar
     bench.add_argument("--limit", type=int, default=None, help="measure only the first N images")
     bench.add_argument("--json", default=None, help="write the report as JSON here")
     bench.add_argument("--save-dir", default=None, help="save each output image here")
-    bench.add_argument("--degradation", choices=("bicubic", "aniso"), default="bicubic",
-                       help="bicubic: the papers' protocol; aniso: a random anisotropic blur per image "
-                       "(DIV2KRK-style, blind SR; --method kernelgan)")
+    bench.add_argument(
+        "--degradation",
+        choices=("bicubic", "aniso"),
+        default="bicubic",
+        help="bicubic: the papers' protocol; aniso: a random anisotropic blur per image "
+        "(DIV2KRK-style, blind SR; --method kernelgan)",
+    )
     _common_run_args(bench)
     bench.set_defaults(func=cmd_bench, seed=0)
 

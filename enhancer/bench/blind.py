@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -102,7 +102,11 @@ class BlindReport:
             "machine": self.machine,
             "rows": [asdict(row) for row in self.rows],
             "mean": {p: asdict(self.mean(p)) for p in PIPELINES} if self.rows else {},
-            "mean_kernel": {"mse": mse, "correlation": correlation, "bicubic_correlation": bicubic_correlation},
+            "mean_kernel": {
+                "mse": mse,
+                "correlation": correlation,
+                "bicubic_correlation": bicubic_correlation,
+            },
         }
 
 
@@ -123,9 +127,9 @@ def _zssr_config(options: KernelGANOptions, *, kernel_mode: bool) -> ZSSRConfig:
     return config
 
 
-def _timed(run) -> tuple[np.ndarray, float]:
+def _timed(run: Callable[..., np.ndarray], *args: Any, **kwargs: Any) -> tuple[np.ndarray, float]:
     started = time.perf_counter()
-    out = run()
+    out = run(*args, **kwargs)
     return out, time.perf_counter() - started
 
 
@@ -156,14 +160,22 @@ def iter_blind_benchmark(
         true_kernels = {2: kernel, 4: two_step_kernel(kernel)}
         outputs: dict[str, tuple[np.ndarray, float]] = {}
 
-        outputs["bicubic"] = _timed(lambda: np.clip(imresize(lr, scale=scale), 0.0, 1.0))
-        for name, kernel_mode, given in (("zssr_bicubic", False, None), ("zssr_true_kernel", True, true_kernels)):
-            zssr_config = _zssr_config(options, kernel_mode=kernel_mode)
+        outputs["bicubic"] = _timed(np.clip, imresize(lr, scale=scale), 0.0, 1.0)
+        for name, kernel_mode, given in (
+            ("zssr_bicubic", False, None),
+            ("zssr_true_kernel", True, true_kernels),
+        ):
             progress.report(0.0, f"{path.stem}: {name}")
+            zssr_config = _zssr_config(options, kernel_mode=kernel_mode)
             outputs[name] = _timed(
-                lambda c=zssr_config, k=given: zssr_upscale(
-                    pixels, scale, c, kernel=k, progress=progress, device=config.device, seed=config.seed
-                )
+                zssr_upscale,
+                pixels,
+                scale,
+                zssr_config,
+                kernel=given,
+                progress=progress,
+                device=config.device,
+                seed=config.seed,
             )
         job = Job(original.with_pixels(lr), BLIND_METHOD, scale, options, config.device, seed=config.seed)
         result = run_job(job, listener, cancel)
@@ -192,9 +204,15 @@ def iter_blind_benchmark(
                 seconds=seconds,
             )
             if config.save_dir is not None:
-                save_image(original.with_pixels(out), config.save_dir / f"{path.stem}_{name}_x{scale}.png", overwrite=True)
+                save_image(
+                    original.with_pixels(out),
+                    config.save_dir / f"{path.stem}_{name}_x{scale}.png",
+                    overwrite=True,
+                )
         if config.save_dir is not None:
-            save_image(original.with_pixels(lr), config.save_dir / f"{path.stem}_lr_x{scale}.png", overwrite=True)
+            save_image(
+                original.with_pixels(lr), config.save_dir / f"{path.stem}_lr_x{scale}.png", overwrite=True
+            )
             save_kernel(kernel, config.save_dir / f"{path.stem}_kernel_true.npy", overwrite=True)
             save_kernel(estimate, config.save_dir / f"{path.stem}_kernel_kernelgan.npy", overwrite=True)
         report.rows.append(row)
@@ -217,11 +235,12 @@ def format_summary(report: BlindReport) -> str:
     ]
     for name in PIPELINES:
         mean = report.mean(name)
-        lines.append(f"  {name:<17} PSNR-Y {mean.psnr:6.2f} dB  SSIM-Y {mean.ssim:.4f}  {mean.seconds:8.1f} s/image")
+        lines.append(
+            f"  {name:<17} PSNR-Y {mean.psnr:6.2f} dB  SSIM-Y {mean.ssim:.4f}  {mean.seconds:8.1f} s/image"
+        )
     return "\n".join(lines)
 
 
 def write_json(report: BlindReport, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report.to_json(), indent=2), encoding="utf-8")
-

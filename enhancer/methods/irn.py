@@ -132,6 +132,7 @@ class IRNModel:
     shrink_path: Path
     restore_path: Path
     weights_sha256: str
+    samples_z: bool = True  # False: trained for z = 0 only, so a sampled z would restore noise
 
 
 def find_model(scale: int) -> IRNModel:
@@ -141,17 +142,18 @@ def find_model(scale: int) -> IRNModel:
     if not manifest_path.exists():
         raise ValueError(f"no IRN models: {manifest_path} is missing")
     entries = json.loads(manifest_path.read_text())["models"]
-    paths, sha = {}, None
+    paths, sha, z_std = {}, None, 1.0
     for entry in entries:
         if entry.get("method") == "irn" and int(entry["scale"]) == scale:
             paths[entry["direction"]] = folder / entry["file"]
             sha = entry["external_data_sha256"]
+            z_std = float(entry.get("training", {}).get("recipe", {}).get("z_std", 1.0))
     if set(paths) != {"shrink", "restore"} or sha is None:
         raise ValueError(f"no IRN x{scale} model in {manifest_path}")
     for path in paths.values():
         if not path.exists():
             raise ValueError(f"IRN model file {path} is missing")
-    return IRNModel(scale, paths["shrink"], paths["restore"], sha)
+    return IRNModel(scale, paths["shrink"], paths["restore"], sha, samples_z=z_std > 0)
 
 
 _SESSION_LOCK = threading.Lock()
@@ -301,6 +303,11 @@ def restore_with_irn(image: ImageData, scale: int, options: IRNOptions, context:
             f"this image was shrunk at x{marker.scale}; restore it at x{marker.scale}, not x{scale}"
         )
     model = find_model(scale)
+    if options.z == "sample" and not model.samples_z:
+        raise ValueError(
+            f"the installed IRN x{scale} model was trained to restore with z = 0 only (a short CPU training); "
+            "a sampled z would give noise. Use --z zero"
+        )
     if marker is not None and marker.model_sha256 != model.weights_sha256:
         notes["warning"] = "shrunk by a different IRN model than the one installed; quality may suffer"
     session, provider = session_for(model.restore_path, context.device)

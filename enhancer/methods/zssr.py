@@ -101,7 +101,13 @@ class ZSSRConfig:
             raise ValueError(f"lr_policy must be one of {LR_POLICIES}, got {self.lr_policy!r}")
         if not 1 <= self.ensemble <= DIHEDRAL:
             raise ValueError(f"ensemble must be 1..{DIHEDRAL}, got {self.ensemble}")
-        if self.max_iterations < 1 or self.crop_size < 8 or self.depth < 2 or self.width < 1 or self.batch_size < 1:
+        if (
+            self.max_iterations < 1
+            or self.crop_size < 8
+            or self.depth < 2
+            or self.width < 1
+            or self.batch_size < 1
+        ):
             raise ValueError(f"invalid ZSSR configuration {self}")
 
 
@@ -119,7 +125,9 @@ FAST = ZSSRConfig(
 )
 
 
-def preset_config(preset: str = "quality", *, kernel_mode: bool = False, real_photo: bool = False) -> ZSSRConfig:
+def preset_config(
+    preset: str = "quality", *, kernel_mode: bool = False, real_photo: bool = False
+) -> ZSSRConfig:
     """The configuration of a preset, adjusted for given-kernel mode and/or real-photo mode as the paper does.
 
     ``quality`` is the paper's configuration; ``fast`` trades a little PSNR for a run that fits a CPU.
@@ -131,7 +139,10 @@ def preset_config(preset: str = "quality", *, kernel_mode: bool = False, real_ph
     config = ZSSRConfig() if preset == "quality" else FAST
     if kernel_mode:
         config = replace(
-            config, augment=False, ensemble=1, back_projection=min(config.back_projection, KERNEL_MODE_BACK_PROJECTION)
+            config,
+            augment=False,
+            ensemble=1,
+            back_projection=min(config.back_projection, KERNEL_MODE_BACK_PROJECTION),
         )
     if real_photo:
         config = replace(config, noise_std=REAL_PHOTO_NOISE, back_projection=0)
@@ -142,22 +153,36 @@ def preset_config(preset: str = "quality", *, kernel_mode: bool = False, real_ph
 class ZSSROptions:
     """ZSSR's user-facing options: a preset, and overrides of its settings (empty/auto = the preset's)."""
 
-    preset: str = option("quality", "quality: the paper's configuration; fast: a short run for a CPU", choices=PRESETS)
+    preset: str = option(
+        "quality", "quality: the paper's configuration; fast: a short run for a CPU", choices=PRESETS
+    )
     iterations: int | None = option(
         None, "most training iterations per scale step (quality: 3000, fast: 600)", minimum=10, maximum=20000
     )
-    crop_size: int | None = option(None, "side of the training crops (quality: 128, fast: 64)", minimum=16, maximum=512)
-    learning_rate: float | None = option(None, "initial Adam learning rate (1e-3)", minimum=1e-5, maximum=1e-2)
+    crop_size: int | None = option(
+        None, "side of the training crops (quality: 128, fast: 64)", minimum=16, maximum=512
+    )
+    learning_rate: float | None = option(
+        None, "initial Adam learning rate (1e-3)", minimum=1e-5, maximum=1e-2
+    )
     lr_policy: str = option(
-        "auto", "paper: drop on plateau and stop by itself; cosine: fixed iterations", choices=("auto",) + LR_POLICIES
+        "auto",
+        "paper: drop on plateau and stop by itself; cosine: fixed iterations",
+        choices=("auto", *LR_POLICIES),
     )
     width: int | None = option(None, "channels per hidden layer (64)", minimum=8, maximum=256)
     depth: int | None = option(None, "conv layers (8)", minimum=2, maximum=24)
-    ensemble: int | None = option(None, "self-ensemble members, median (quality: 8, fast: 4)", minimum=1, maximum=8)
-    back_projection: int | None = option(None, "back-projection iterations (10; 0 turns it off)", minimum=0, maximum=50)
+    ensemble: int | None = option(
+        None, "self-ensemble members, median (quality: 8, fast: 4)", minimum=1, maximum=8
+    )
+    back_projection: int | None = option(
+        None, "back-projection iterations (10; 0 turns it off)", minimum=0, maximum=50
+    )
     gradual: str = option("auto", "x4 as x2 then x4 (quality: on, fast: off)", choices=SWITCH_CHOICES)
     real_photo: bool = option(False, "real-photo mode: noise on the training sons, no back-projection")
-    noise_std: float | None = option(None, "std of the noise added to the sons (real-photo: 0.0125)", minimum=0.0, maximum=0.2)
+    noise_std: float | None = option(
+        None, "std of the noise added to the sons (real-photo: 0.0125)", minimum=0.0, maximum=0.2
+    )
     kernel_file: str | None = option(None, "a .npy blur kernel: the sons are made with it instead of bicubic")
     mixed_precision: str = option("auto", "bf16 on CUDA (fast: on); ignored on CPU", choices=SWITCH_CHOICES)
 
@@ -340,7 +365,9 @@ def _cosine_rate(config: ZSSRConfig, iteration: int) -> float:
 
 
 def _autocast(device: torch.device, enabled: bool):
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled and device.type == "cuda")
+    return torch.autocast(
+        device_type=device.type, dtype=torch.bfloat16, enabled=enabled and device.type == "cuda"
+    )
 
 
 def _reconstruction_error(
@@ -417,7 +444,12 @@ def _train(
     net.eval()
     final_loss = float(torch.stack(losses[-REPORT_EVERY:]).mean()) if losses else math.nan
     progress.report(
-        1.0, "training", f"{label}: done after {len(losses)} iterations", iteration=len(losses), loss=final_loss, lr=rate
+        1.0,
+        "training",
+        f"{label}: done after {len(losses)} iterations",
+        iteration=len(losses),
+        loss=final_loss,
+        lr=rate,
     )
     return {"iterations": float(len(losses)), "final_loss": final_loss, "final_lr": rate}
 
@@ -467,7 +499,9 @@ def _super_resolve_tile(
     return _to_numpy(sr)
 
 
-def _tile_geometry(net: ZSSRNet, scale: int, config: ZSSRConfig, device: torch.device, tile_size: int) -> tuple[int, int]:
+def _tile_geometry(
+    net: ZSSRNet, scale: int, config: ZSSRConfig, device: torch.device, tile_size: int
+) -> tuple[int, int]:
     """(tile, overlap) in input pixels: the overlap covers the net's and bicubic's reach plus back-projection."""
     reach = math.ceil(net.receptive_radius / scale) + 2
     reach += min(BACK_PROJECTION_CONTEXT * config.back_projection, MAX_BACK_PROJECTION_CONTEXT)
@@ -487,7 +521,9 @@ def _infer(
 ) -> np.ndarray:
     tile, overlap = _tile_geometry(net, degradation.scale, config, device, tile_size)
     stage = "ensemble" if config.ensemble > 1 else "inference"
-    progress.report(0.0, stage, f"{label}: {config.ensemble} member(s), then {config.back_projection} back-projection")
+    progress.report(
+        0.0, stage, f"{label}: {config.ensemble} member(s), then {config.back_projection} back-projection"
+    )
 
     def tile_done(fraction: float) -> None:
         progress.report(fraction, stage, f"{label}: tiles {fraction:.0%}")
@@ -577,10 +613,12 @@ def zssr_upscale(
             net, sources, degradation, config, rng, generator, torch_dev, step_progress.sub(0.0, 0.85), label
         )
         figures["train_seconds"] = time.perf_counter() - started
-        result = _infer(net, pixels, degradation, config, torch_dev, tile_size, step_progress.sub(0.85, 1.0), label)
+        result = _infer(
+            net, pixels, degradation, config, torch_dev, tile_size, step_progress.sub(0.85, 1.0), label
+        )
         if summary is not None:
             summary.update({f"x{step}_{name}": value for name, value in figures.items()})
-        sources = sources + [result]  # gradual SR: the intermediate result joins the fathers
+        sources = [*sources, result]  # gradual SR: the intermediate result joins the fathers
     return result
 
 

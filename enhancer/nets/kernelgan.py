@@ -33,7 +33,9 @@ class KernelGenerator(nn.Module):
         width: channels of the hidden layers.
     """
 
-    def __init__(self, kernel_sizes: tuple[int, ...] = PAPER_G_KERNEL_SIZES, width: int = PAPER_G_WIDTH) -> None:
+    def __init__(
+        self, kernel_sizes: tuple[int, ...] = PAPER_G_KERNEL_SIZES, width: int = PAPER_G_WIDTH
+    ) -> None:
         super().__init__()
         if len(kernel_sizes) < 2:
             raise ValueError(f"the generator needs at least 2 layers, got {kernel_sizes}")

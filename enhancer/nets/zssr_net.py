@@ -6,6 +6,7 @@ detail that interpolation misses. It is small on purpose: it is trained from scr
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 
@@ -35,7 +36,7 @@ class ZSSRNet(nn.Module):
         sizes = [channels] + [width] * (depth - 1) + [channels]
         self.layers = nn.ModuleList(
             nn.Conv2d(c_in, c_out, KERNEL_SIZE, padding=KERNEL_SIZE // 2)
-            for c_in, c_out in zip(sizes[:-1], sizes[1:], strict=True)
+            for c_in, c_out in itertools.pairwise(sizes)
         )
 
     @property

@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from enhancer.bench.blind import PIPELINES, BlindConfig, format_row, format_summary, image_kernel, iter_blind_benchmark
+from enhancer.bench.blind import (
+    PIPELINES,
+    BlindConfig,
+    format_row,
+    format_summary,
+    image_kernel,
+    iter_blind_benchmark,
+)
 from enhancer.bench.protocol import aniso_degrade, random_aniso_kernel
 from enhancer.cli import main
 from enhancer.imaging.kernels import centre_of_mass, grid_centre, two_step_kernel
@@ -15,7 +22,7 @@ from enhancer.imaging.resize import downscale_with_kernel
 TINY = {"preset": "fast", "iterations": 20, "zssr_iterations": 10}
 
 
-def _photo(path, size=(48, 40), seed=0):
+def _photo(path, size=(72, 64), seed=0):
     rng = np.random.default_rng(seed)
     smooth = np.cumsum(np.cumsum(rng.standard_normal((size[1], size[0], 3)), axis=0), axis=1)
     smooth = (smooth - smooth.min()) / np.ptp(smooth)
@@ -49,7 +56,9 @@ def test_aniso_degrade_blurs_and_subsamples_once_per_factor_of_two():
     kernel = random_aniso_kernel(rng)
     cropped, lr2 = aniso_degrade(hr, 2, kernel)
     assert cropped.shape == (50, 46, 3) and lr2.shape == (25, 23, 3)
-    np.testing.assert_allclose(lr2, np.round(downscale_with_kernel(cropped, kernel, 2) * 255) / 255, atol=1e-6)
+    np.testing.assert_allclose(
+        lr2, np.round(downscale_with_kernel(cropped, kernel, 2) * 255) / 255, atol=1e-6
+    )
     cropped4, lr4 = aniso_degrade(hr, 4, kernel)
     assert cropped4.shape == (48, 44, 3) and lr4.shape == (12, 11, 3)
     direct = downscale_with_kernel(cropped4.astype(np.float64), two_step_kernel(kernel), 4)
@@ -63,7 +72,9 @@ def test_blind_benchmark_scores_all_four_pipelines_and_the_kernel(tmp_path):
     data.mkdir()
     _photo(data / "a.png", seed=1)
     _photo(data / "b.png", seed=2)
-    config = BlindConfig(scale=2, dataset=data, limit=1, options=TINY, device="cpu", seed=0, save_dir=tmp_path / "out")
+    config = BlindConfig(
+        scale=2, dataset=data, limit=1, options=TINY, device="cpu", seed=0, save_dir=tmp_path / "out"
+    )
     rows = [row for row, _ in iter_blind_benchmark(config)]
     assert len(rows) == 1
     row = rows[0]
@@ -72,7 +83,9 @@ def test_blind_benchmark_scores_all_four_pipelines_and_the_kernel(tmp_path):
     assert -1 <= row.kernel_correlation <= 1 and row.kernel_mse >= 0
     np.testing.assert_allclose(np.array(row.true_kernel), image_kernel(0, 0))
     assert np.array(row.estimated_kernel).sum() == pytest.approx(1.0)
-    assert (tmp_path / "out" / "a_kernel_true.npy").exists() and (tmp_path / "out" / "a_kernel_true.png").exists()
+    assert (tmp_path / "out" / "a_kernel_true.npy").exists() and (
+        tmp_path / "out" / "a_kernel_true.png"
+    ).exists()
     assert (tmp_path / "out" / "a_kernelgan_zssr_x2.png").exists()
     assert "kernel corr" in format_row(row)
 
@@ -80,17 +93,42 @@ def test_blind_benchmark_scores_all_four_pipelines_and_the_kernel(tmp_path):
 def test_bench_command_runs_the_aniso_degradation(tmp_path, capsys):
     data = tmp_path / "hr"
     data.mkdir()
-    _photo(data / "a.png", size=(40, 40))
+    _photo(data / "a.png", size=(64, 64))
     report = tmp_path / "report.json"
-    argv = ["bench", "--method", "kernelgan", "--degradation", "aniso", "--scale", "2", "--dataset", str(data)]
-    argv += ["--preset", "fast", "--iterations", "20", "--zssr-iterations", "10", "--device", "cpu", "--quiet"]
+    argv = [
+        "bench",
+        "--method",
+        "kernelgan",
+        "--degradation",
+        "aniso",
+        "--scale",
+        "2",
+        "--dataset",
+        str(data),
+    ]
+    argv += [
+        "--preset",
+        "fast",
+        "--iterations",
+        "20",
+        "--zssr-iterations",
+        "10",
+        "--device",
+        "cpu",
+        "--quiet",
+    ]
     assert main([*argv, "--json", str(report)]) == 0
     out = capsys.readouterr().out
     assert "kernelgan_zssr" in out and "zssr_true_kernel" in out and "estimated x2 kernel" in out
     saved = json.loads(report.read_text())
     assert saved["degradation"] == "aniso" and len(saved["rows"]) == 1
     assert np.array(saved["rows"][0]["true_kernel"]).shape == (11, 11)
-    assert main(["bench", "--method", "bicubic", "--degradation", "aniso", "--scale", "2", "--dataset", str(data)]) == 2
+    assert (
+        main(
+            ["bench", "--method", "bicubic", "--degradation", "aniso", "--scale", "2", "--dataset", str(data)]
+        )
+        == 2
+    )
 
 
 def test_summary_names_every_pipeline(tmp_path):

@@ -120,8 +120,12 @@ def test_tiled_restore_and_shrink_match_untiled(models_dir):
         assert np.abs(tiled - whole).mean() < 0.1 / 255, z_mode
 
 
-def test_sampled_z_is_repeatable_with_a_seed_and_differs_from_zero():
+def test_sampled_z_is_repeatable_with_a_seed_or_refused_by_a_zero_z_model():
     small = shrink(ImageData(smooth_image(24, 24)))
+    if not irn.find_model(2).samples_z:
+        with pytest.raises(ValueError, match="z = 0 only"):
+            run_job(Job(small, "irn", 2, {"z": "sample"}, "cpu", action="restore", seed=1))
+        return
     results = [
         run_job(Job(small, "irn", 2, {"z": z}, "cpu", action="restore", seed=seed)).image.pixels
         for z, seed in (("sample", 1), ("sample", 1), ("zero", 1))

@@ -61,7 +61,7 @@ def test_trained_net_beats_bicubic_on_a_held_out_crop(photo):
     hr = photo
     lr = np.clip(imresize(hr, scale=0.5), 0, 1).astype(np.float32)
     seen, held_out = lr[:, :48], lr[:, 48:]
-    config = replace(TINY, width=32, depth=6, max_iterations=80, ensemble=1, back_projection=0)
+    config = replace(TINY, width=32, depth=6, max_iterations=250, ensemble=1, back_projection=0)
     rng = np.random.default_rng(0)
     generator = torch.Generator().manual_seed(0)
     device = torch.device("cpu")
@@ -72,7 +72,8 @@ def test_trained_net_beats_bicubic_on_a_held_out_crop(photo):
     out = zssr._infer(net, held_out, degradation, config, device, 512, Progress(), "test")
     reference = hr[:, 96:]
     bicubic = np.clip(imresize(held_out, scale=2), 0, 1)
-    assert psnr_y(out, reference, 2) > psnr_y(bicubic, reference, 2) + 0.2
+    # 250 iterations gave +0.99 to +1.17 dB over seeds 0-2 (80 gave +0.16 to +0.27: too close to call).
+    assert psnr_y(out, reference, 2) > psnr_y(bicubic, reference, 2) + 0.5
 
 
 def test_output_shape_range_and_scale_three(photo):
@@ -205,7 +206,9 @@ def test_registered_method_keeps_grey_grey_and_alpha(photo):
     alpha = np.linspace(0, 1, 40 * 40, dtype=np.float32).reshape(40, 40)
     image = ImageData(grey.astype(np.float32), alpha=alpha, grey=True)
     method = get_method("zssr")
-    options = method.make_options({"preset": "fast", "iterations": "10", "width": "16", "depth": "4", "crop_size": "32"})
+    options = method.make_options(
+        {"preset": "fast", "iterations": "10", "width": "16", "depth": "4", "crop_size": "32"}
+    )
     result = method.run(image, 2, options, RunContext(device="cpu", seed=0))
     pixels = result.image.pixels
     assert pixels.shape == (80, 80, 3) and result.image.grey

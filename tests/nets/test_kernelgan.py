@@ -34,7 +34,9 @@ def test_generator_kernel_is_a_correlation_kernel_placed_by_its_receptive_field(
 def test_gradients_reach_every_generator_layer_through_the_kernel():
     generator = KernelGenerator()
     shrink_with_kernel(torch.rand(1, 3, 32, 32), generator.kernel()).sum().backward()
-    assert all(layer.weight.grad is not None and layer.weight.grad.abs().sum() > 0 for layer in generator.layers)
+    assert all(
+        layer.weight.grad is not None and layer.weight.grad.abs().sum() > 0 for layer in generator.layers
+    )
 
 
 def test_discriminator_scores_each_patch_between_0_and_1():

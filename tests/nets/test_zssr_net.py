@@ -33,7 +33,9 @@ def test_untrained_net_is_near_identity_and_hidden_layers_are_he_initialised():
         assert float((net(x) - x).abs().mean()) < 0.1  # training starts close to plain bicubic
     hidden, last = net.layers[3], net.layers[-1]
     assert float(hidden.weight.detach().std()) == pytest.approx(math.sqrt(HE_INIT_GAIN / (64 * 9)), rel=0.05)
-    assert float(last.weight.detach().std()) == pytest.approx(math.sqrt(PAPER_INIT_VARIANCE / (64 * 9)), rel=0.1)
+    assert float(last.weight.detach().std()) == pytest.approx(
+        math.sqrt(PAPER_INIT_VARIANCE / (64 * 9)), rel=0.1
+    )
     assert float(net.layers[0].weight.detach().std()) == pytest.approx(math.sqrt(HE_INIT_GAIN / 27), rel=0.15)
     assert all(float(conv.bias.detach().abs().max()) == 0.0 for conv in net.layers)
 
