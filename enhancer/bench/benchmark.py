@@ -39,6 +39,7 @@ class BenchRow:
     image: str
     size: tuple[int, int]
     scores: dict[str, Score] = field(default_factory=dict)
+    info: dict[str, dict[str, str]] = field(default_factory=dict)  # what each method reported of its run
 
 
 @dataclass
@@ -150,6 +151,8 @@ def iter_benchmark(
             row.scores[method_id] = _score(
                 output, hr, config.scale, original.grey, float(result.info["seconds"])
             )
+            if method_id == config.method_id:
+                row.info[method_id] = {key: str(value) for key, value in result.info.items()}
             if config.save_dir is not None and method_id == config.method_id:
                 name = f"{path.stem}_{method_id}_x{config.scale}.png"
                 save_image(result.image, config.save_dir / name, overwrite=True)
