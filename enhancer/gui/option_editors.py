@@ -29,6 +29,7 @@ from enhancer.methods.registry import OptionInfo
 INT_LIMIT = 2_000_000_000  # QSpinBox holds a C int
 FLOAT_LIMIT = 1e12
 MAX_DECIMALS = 8
+AUTO_TEXT = "preset"  # what an "auto" number box shows: the method (its preset) picks the value
 
 
 def split_optional(kind: Any) -> tuple[Any, bool]:
@@ -94,7 +95,7 @@ class OptionEditor:
         if self.optional:
             self.auto_box = QCheckBox("auto")
             self.auto_box.setToolTip("Let the method choose (no value)")
-            self.auto_box.toggled.connect(lambda auto: self.input.setEnabled(not auto))
+            self.auto_box.toggled.connect(self._show_auto)
             row.addWidget(self.auto_box)
         tip = info.help
         if limits_text(info):
@@ -132,6 +133,15 @@ class OptionEditor:
             return spin
         return QLineEdit()
 
+    def _show_auto(self, auto: bool) -> None:
+        """An "auto" number box reads "preset" rather than showing its minimum as if it were the value."""
+        self.input.setEnabled(not auto)
+        widget = self.input
+        if isinstance(widget, (QSpinBox, QDoubleSpinBox)):
+            widget.setSpecialValueText(AUTO_TEXT if auto else "")
+            if auto:
+                widget.setValue(widget.minimum())
+
     def _browse(self) -> None:
         name, _ = QFileDialog.getOpenFileName(self.widget, option_label(self.info.name))
         if name:
@@ -154,7 +164,7 @@ class OptionEditor:
         """Show ``value``; ``None`` ticks "auto" on an optional option. Values that do not fit are ignored."""
         if self.auto_box is not None:
             self.auto_box.setChecked(value is None)
-            self.input.setEnabled(value is not None)
+            self._show_auto(value is None)
         if value is None:
             return
         widget = self.input

@@ -50,6 +50,7 @@ def test_options_become_the_right_widgets_with_their_limits(panel):
     assert isinstance(editors["note"].input, QLineEdit)
     crop = editors["crop"]
     assert crop.auto_box is not None and crop.auto_box.isChecked() and not crop.input.isEnabled()
+    assert crop.input.text() == "preset"  # not its minimum, as if that were the value
     assert "crop side" in crop.widget.toolTip() and "16 to 512" in crop.widget.toolTip()
     # the method's own "preset" option sits beside scale and device
     assert panel.preset_slot.currentWidget() is editors["preset"].widget
@@ -57,6 +58,7 @@ def test_options_become_the_right_widgets_with_their_limits(panel):
     values = panel.option_values()
     assert values["crop"] is None and values["iterations"] == 100
     crop.auto_box.setChecked(False)
+    assert crop.input.isEnabled() and crop.input.text() == "16"
     crop.input.setValue(64)
     editors["mode"].input.setCurrentIndex(2)
     values = panel.option_values()
