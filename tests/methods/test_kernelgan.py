@@ -72,7 +72,8 @@ def test_estimate_correlates_with_a_known_anisotropic_blur_better_than_bicubic()
     assert estimate.shape == (13, 13) and estimate.sum() == pytest.approx(1.0) and estimate.min() >= 0
     ours = compare_kernels(estimate, truth, 2).correlation
     bicubic = compare_kernels(bicubic_kernel(2), truth, 2).correlation
-    assert ours > bicubic + 0.015, (ours, bicubic)
+    # Measured: 0.886-0.891 over seeds 0-2 against bicubic's 0.781.
+    assert ours > bicubic + 0.07, (ours, bicubic)
 
 
 def test_postprocessing_keeps_the_strong_taps_centred_on_the_grid():
