@@ -95,40 +95,16 @@ def test_bench_command_runs_the_aniso_degradation(tmp_path, capsys):
     data.mkdir()
     _photo(data / "a.png", size=(64, 64))
     report = tmp_path / "report.json"
-    argv = [
-        "bench",
-        "--method",
-        "kernelgan",
-        "--degradation",
-        "aniso",
-        "--scale",
-        "2",
-        "--dataset",
-        str(data),
-    ]
-    argv += [
-        "--preset",
-        "fast",
-        "--iterations",
-        "20",
-        "--zssr-iterations",
-        "10",
-        "--device",
-        "cpu",
-        "--quiet",
-    ]
-    assert main([*argv, "--json", str(report)]) == 0
+    common = ["--degradation", "aniso", "--scale", "2", "--dataset", str(data)]
+    argv = ["bench", "--method", "kernelgan", *common]
+    argv += ["--preset", "fast", "--iterations", "20", "--zssr-iterations", "10", "--device", "cpu"]
+    assert main([*argv, "--quiet", "--json", str(report)]) == 0
     out = capsys.readouterr().out
     assert "kernelgan_zssr" in out and "zssr_true_kernel" in out and "estimated x2 kernel" in out
     saved = json.loads(report.read_text())
     assert saved["degradation"] == "aniso" and len(saved["rows"]) == 1
     assert np.array(saved["rows"][0]["true_kernel"]).shape == (11, 11)
-    assert (
-        main(
-            ["bench", "--method", "bicubic", "--degradation", "aniso", "--scale", "2", "--dataset", str(data)]
-        )
-        == 2
-    )
+    assert main(["bench", "--method", "bicubic", *common]) == 2
 
 
 def test_summary_names_every_pipeline(tmp_path):
