@@ -34,6 +34,11 @@ def _bomb_png(path: Path, side: int = 40000) -> Path:
     return path
 
 
+def _upscale(*inputs: Path, out: Path, flags: str) -> int:
+    """``enhancer upscale INPUTS --out-dir OUT FLAGS`` in process; its exit code."""
+    return main(["upscale", *map(str, inputs), "--out-dir", str(out), *flags.split()])
+
+
 def test_methods_lists_builtin_methods(capsys):
     assert main(["methods"]) == 0
     out = capsys.readouterr().out
@@ -44,23 +49,7 @@ def test_upscale_writes_each_input_enlarged(tmp_path, capsys):
     a = _png(tmp_path / "a.png")
     b = _png(tmp_path / "b.png", size=(10, 12), mode="L")
     out = tmp_path / "out"
-    assert (
-        main(
-            [
-                "upscale",
-                str(a),
-                str(b),
-                "--method",
-                "bicubic",
-                "--scale",
-                "3",
-                "--out-dir",
-                str(out),
-                "--quiet",
-            ]
-        )
-        == 0
-    )
+    assert _upscale(a, b, out=out, flags="--method bicubic --scale 3 --quiet") == 0
     with Image.open(out / "a.png") as im:
         assert im.size == (72, 48) and im.mode == "RGB"
     with Image.open(out / "b.png") as im:
@@ -73,24 +62,7 @@ def test_upscale_handles_a_folder_and_format(tmp_path):
     _png(folder / "x.png")
     _png(folder / "y.png")
     out = tmp_path / "out"
-    assert (
-        main(
-            [
-                "upscale",
-                str(folder),
-                "--method",
-                "lanczos",
-                "--scale",
-                "2",
-                "--out-dir",
-                str(out),
-                "--format",
-                "jpeg",
-                "--quiet",
-            ]
-        )
-        == 0
-    )
+    assert _upscale(folder, out=out, flags="--method lanczos --scale 2 --format jpeg --quiet") == 0
     assert sorted(p.name for p in out.iterdir()) == ["x.jpg", "y.jpg"]
 
 
@@ -110,20 +82,7 @@ def test_hostile_file_gives_one_line_error_and_no_output(tmp_path, capsys, kind)
         _bomb_png(bad)
     fine = _png(tmp_path / "fine.png")
     out = tmp_path / "out"
-    code = main(
-        [
-            "upscale",
-            str(bad),
-            str(fine),
-            "--method",
-            "bicubic",
-            "--scale",
-            "2",
-            "--out-dir",
-            str(out),
-            "--quiet",
-        ]
-    )
+    code = _upscale(bad, fine, out=out, flags="--method bicubic --scale 2 --quiet")
     assert code != 0
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and bad.name in errors[0]
@@ -134,26 +93,11 @@ def test_hostile_file_gives_one_line_error_and_no_output(tmp_path, capsys, kind)
 def test_never_overwrites_an_input_without_overwrite(tmp_path, capsys):
     source = _png(tmp_path / "photo.png")
     before = source.read_bytes()
-    code = main(
-        ["upscale", str(source), "--method", "bicubic", "--scale", "2", "--out-dir", str(tmp_path), "--quiet"]
-    )
+    code = _upscale(source, out=tmp_path, flags="--method bicubic --scale 2 --quiet")
     assert code == 1
     assert source.read_bytes() == before
     assert "overwrite" in capsys.readouterr().err
-    code = main(
-        [
-            "upscale",
-            str(source),
-            "--method",
-            "bicubic",
-            "--scale",
-            "2",
-            "--out-dir",
-            str(tmp_path),
-            "--overwrite",
-            "--quiet",
-        ]
-    )
+    code = _upscale(source, out=tmp_path, flags="--method bicubic --scale 2 --overwrite --quiet")
     assert code == 0
     with Image.open(source) as im:
         assert im.size == (48, 32)
@@ -171,10 +115,7 @@ def test_rotated_jpeg_with_icc_comes_out_upright_with_metadata(tmp_path):
     path = tmp_path / "rotated.jpg"
     Image.fromarray(pixels).save(path, quality=95, icc_profile=icc, exif=exif.tobytes())
     out = tmp_path / "out"
-    assert (
-        main(["upscale", str(path), "--method", "bicubic", "--scale", "2", "--out-dir", str(out), "--quiet"])
-        == 0
-    )
+    assert _upscale(path, out=out, flags="--method bicubic --scale 2 --quiet") == 0
     with Image.open(out / "rotated.png") as im:
         assert im.size == (40, 80), "orientation 6 must give a portrait image"
         assert im.info.get("icc_profile") == icc
@@ -191,10 +132,7 @@ def test_sixteen_bit_png_comes_out_sixteen_bit(tmp_path):
     path = tmp_path / "deep.png"
     Image.fromarray(ramp).save(path)
     out = tmp_path / "out"
-    assert (
-        main(["upscale", str(path), "--method", "bicubic", "--scale", "2", "--out-dir", str(out), "--quiet"])
-        == 0
-    )
+    assert _upscale(path, out=out, flags="--method bicubic --scale 2 --quiet") == 0
     with Image.open(out / "deep.png") as im:
         assert im.mode in ("I;16", "I;16B", "I") and im.size == (64, 32)
         values = np.asarray(im)
@@ -204,41 +142,16 @@ def test_sixteen_bit_png_comes_out_sixteen_bit(tmp_path):
 
 def test_unknown_method_and_bad_option_exit_with_usage_error(tmp_path, capsys):
     source = _png(tmp_path / "a.png")
-    assert main(["upscale", str(source), "--method", "nope", "--scale", "2", "--out-dir", str(tmp_path)]) == 2
+    assert _upscale(source, out=tmp_path, flags="--method nope --scale 2") == 2
     assert "unknown method" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_info:
-        main(
-            [
-                "upscale",
-                str(source),
-                "--method",
-                "bicubic",
-                "--scale",
-                "2",
-                "--out-dir",
-                str(tmp_path),
-                "--bogus",
-                "1",
-            ]
-        )
+        _upscale(source, out=tmp_path, flags="--method bicubic --scale 2 --bogus 1")
     assert exit_info.value.code == 2
 
 
 def test_unsupported_scale_is_reported(tmp_path, capsys):
     source = _png(tmp_path / "a.png")
-    code = main(
-        [
-            "upscale",
-            str(source),
-            "--method",
-            "bicubic",
-            "--scale",
-            "7",
-            "--out-dir",
-            str(tmp_path / "o"),
-            "--quiet",
-        ]
-    )
+    code = _upscale(source, out=tmp_path / "o", flags="--method bicubic --scale 7 --quiet")
     assert code == 1
     assert "does not support scale 7" in capsys.readouterr().err
 
@@ -251,10 +164,8 @@ def test_bench_reports_psnr_and_writes_json(tmp_path, capsys):
     smooth = (255 * (smooth - smooth.min()) / np.ptp(smooth)).astype(np.uint8)
     Image.fromarray(smooth).save(data / "one.png")
     report = tmp_path / "r.json"
-    assert (
-        main(["bench", "--method", "lanczos", "--scale", "2", "--dataset", str(data), "--json", str(report)])
-        == 0
-    )
+    flags = ["--method", "lanczos", "--scale", "2", "--json", str(report)]
+    assert main(["bench", "--dataset", str(data), *flags]) == 0
     out = capsys.readouterr().out
     assert "one" in out and "PSNR-Y" in out and "bicubic" in out
     import json
