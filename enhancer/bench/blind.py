@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +30,8 @@ from enhancer.imaging.io import find_images, load_image, save_image
 from enhancer.imaging.kernels import compare_kernels, save_kernel, two_step_kernel
 from enhancer.imaging.metrics import psnr_y, ssim_y
 from enhancer.imaging.resize import bicubic_kernel, imresize
-from enhancer.methods.kernelgan import KernelGANOptions
-from enhancer.methods.zssr import ZSSRConfig, zssr_upscale
-from enhancer.methods.zssr import preset_config as zssr_preset_config
+from enhancer.methods.kernelgan import zssr_config
+from enhancer.methods.zssr import zssr_upscale
 from enhancer.runtime.jobs import CancelToken, Progress, ProgressListener
 from enhancer.runtime.runner import Job, run_job
 
@@ -115,18 +114,6 @@ def image_kernel(seed: int, index: int) -> np.ndarray:
     return random_aniso_kernel(np.random.default_rng([seed, index]))
 
 
-def _zssr_config(options: KernelGANOptions, *, kernel_mode: bool) -> ZSSRConfig:
-    """The ZSSR settings the kernelgan method uses, so all three ZSSR runs are alike but for the kernel."""
-    config = zssr_preset_config(options.preset, kernel_mode=kernel_mode)
-    if options.zssr_iterations is not None:
-        config = replace(
-            config,
-            max_iterations=options.zssr_iterations,
-            min_iterations=min(config.min_iterations, options.zssr_iterations),
-        )
-    return config
-
-
 def _timed(run: Callable[..., np.ndarray], *args: Any, **kwargs: Any) -> tuple[np.ndarray, float]:
     started = time.perf_counter()
     out = run(*args, **kwargs)
@@ -167,12 +154,11 @@ def iter_blind_benchmark(
             ("zssr_true_kernel", True, true_kernels),
         ):
             progress.report(0.0, f"{path.stem}: {name}")
-            zssr_config = _zssr_config(options, kernel_mode=kernel_mode)
             outputs[name] = _timed(
                 zssr_upscale,
                 pixels,
                 scale,
-                zssr_config,
+                zssr_config(options, kernel_mode=kernel_mode),
                 kernel=given,
                 progress=progress,
                 device=config.device,

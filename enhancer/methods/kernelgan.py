@@ -48,8 +48,8 @@ from enhancer.imaging.image import ImageData
 from enhancer.imaging.kernels import crop, embed, grid_centre, normalise, recentre, two_step_kernel
 from enhancer.imaging.resize import bicubic_kernel, imresize
 from enhancer.methods.registry import Method, MethodResult, RunContext, option, register
+from enhancer.methods.zssr import ZSSRConfig, zssr_upscale
 from enhancer.methods.zssr import preset_config as zssr_preset_config
-from enhancer.methods.zssr import zssr_upscale
 from enhancer.nets.kernelgan import (
     G_STRIDE,
     PAPER_D_LAYERS,
@@ -521,6 +521,21 @@ def resolve_config(options: KernelGANOptions) -> KernelGANConfig:
     )
 
 
+def zssr_config(options: KernelGANOptions, *, kernel_mode: bool = True) -> ZSSRConfig:
+    """The settings of the method's ZSSR stage: the preset's in given-kernel mode, with ``zssr_iterations``.
+
+    ``kernel_mode=False`` gives the same run assuming bicubic (the blind benchmark's baseline).
+    """
+    config = zssr_preset_config(options.preset, kernel_mode=kernel_mode)
+    if options.zssr_iterations is None:
+        return config
+    return replace(
+        config,
+        max_iterations=options.zssr_iterations,
+        min_iterations=min(config.min_iterations, options.zssr_iterations),
+    )
+
+
 def run_kernelgan(
     image: ImageData, scale: int, options: KernelGANOptions, context: RunContext
 ) -> MethodResult:
@@ -554,18 +569,11 @@ def run_kernelgan(
         info["seconds_total"] = f"{time.perf_counter() - started:.1f}"
         return MethodResult(image.with_pixels(image.pixels, image.alpha), extras=extras, info=info)
 
-    zssr_config = zssr_preset_config(options.preset, kernel_mode=True)
-    if options.zssr_iterations is not None:
-        zssr_config = replace(
-            zssr_config,
-            max_iterations=options.zssr_iterations,
-            min_iterations=min(zssr_config.min_iterations, options.zssr_iterations),
-        )
     zssr_summary: dict[str, float] = {}
     out = zssr_upscale(
         pixels,
         scale,
-        zssr_config,
+        zssr_config(options),
         kernel=kernels,
         progress=context.progress.sub(share, 1.0),
         device=context.device,
