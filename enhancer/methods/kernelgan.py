@@ -89,8 +89,8 @@ X2 = 2  # G always shrinks by 2; x4 is derived
 BICUBIC_CLOSE = 0.4
 BICUBIC_PATIENCE = 3
 # m's value scale and reach: 0 on the central taps, growing like 1 - Gaussian on the BOUNDARY_RINGS outer
-# rings of taps. Tuned on train/ images with DIV2KRK-style kernels (mean kernel correlation, 6 images, fast:
-# 30 and 2 rings 0.760; 120 and 2 rings 0.861; 120 and 3 rings 0.885; 120 and 4 rings 0.865).
+# rings of taps. Tuned on train/ images with DIV2KRK-style kernels (mean kernel correlation, 6 images, the
+# first fast schedule: 30 and 2 rings 0.760; 120 and 2 rings 0.861; 120 and 3 rings 0.885; 120 and 4 rings 0.865).
 BOUNDARY_PENALTY = 120.0
 BOUNDARY_RINGS = 3
 SPARSITY_EPS = 1e-12  # keeps the gradient of |k|^0.5 finite at 0
