@@ -313,14 +313,21 @@ def cmd_restore(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from enhancer.bench.benchmark import BenchConfig, format_row, format_summary, iter_benchmark, write_json
 
+    if args.skip < 0 or (args.limit is not None and args.limit < 1):
+        _print_error("--skip must be 0 or more and --limit 1 or more")
+        return 2
     if args.degradation == "aniso":
         return _bench_aniso(args)
+    if args.kernels_only:
+        _print_error("--kernels-only goes with --degradation aniso")
+        return 2
 
     config = BenchConfig(
         method_id=args.method,
         scale=args.scale,
         dataset=Path(args.dataset),
         limit=args.limit,
+        skip=args.skip,
         options=_method_options(args),
         device=args.device,
         seed=args.seed,
@@ -356,10 +363,12 @@ def _bench_aniso(args: argparse.Namespace) -> int:
         scale=args.scale,
         dataset=Path(args.dataset),
         limit=args.limit,
+        skip=args.skip,
         options=_method_options(args),
         device=args.device,
         seed=args.seed,
         save_dir=Path(args.save_dir) if args.save_dir else None,
+        kernels_only=args.kernels_only,
     )
     progress = _CliProgress("aniso benchmark", args.quiet)
     report = None
@@ -498,6 +507,13 @@ def build_parser(method: Method | None = None, command: str | None = None) -> ar
     bench.add_argument("--scale", type=int, required=True)
     bench.add_argument("--dataset", required=True, help="folder of HR images")
     bench.add_argument("--limit", type=int, default=None, help="measure only the first N images")
+    bench.add_argument(
+        "--skip",
+        type=int,
+        default=0,
+        help="leave out the first N images (with --degradation aniso "
+        "each image keeps its kernel, so runs over parts of a folder add up to the whole)",
+    )
     bench.add_argument("--json", default=None, help="write the report as JSON here")
     bench.add_argument("--save-dir", default=None, help="save each output image here")
     bench.add_argument(
@@ -506,6 +522,11 @@ def build_parser(method: Method | None = None, command: str | None = None) -> ar
         default="bicubic",
         help="bicubic: the papers' protocol; aniso: a random anisotropic blur per image "
         "(DIV2KRK-style, blind SR; --method kernelgan)",
+    )
+    bench.add_argument(
+        "--kernels-only",
+        action="store_true",
+        help="with --degradation aniso: only estimate and score the kernels (no image is enlarged)",
     )
     _common_run_args(bench)
     bench.set_defaults(func=cmd_bench, seed=0)

@@ -50,6 +50,7 @@ class BenchConfig:
     scale: int
     dataset: Path
     limit: int | None = None
+    skip: int = 0  # leave out the first this-many images (a long run split over processes)
     options: dict[str, Any] = field(default_factory=dict)
     device: str = "auto"
     seed: int | None = 0
@@ -124,8 +125,8 @@ def iter_benchmark(
     paths = find_images([config.dataset])
     if not paths:
         raise FileNotFoundError(f"no images found in {config.dataset}")
-    if config.limit is not None:
-        paths = paths[: config.limit]
+    first = config.skip
+    paths = paths[first : None if config.limit is None else first + config.limit]
     report = BenchReport(config, describe_machine())
     methods = (
         [BASELINE_METHOD] if config.method_id == BASELINE_METHOD else [BASELINE_METHOD, config.method_id]

@@ -46,10 +46,12 @@ class BlindConfig:
     scale: int
     dataset: Path
     limit: int | None = None
+    skip: int = 0  # leave out the first this-many images (a long run split over processes)
     options: dict[str, Any] = field(default_factory=dict)
     device: str = "auto"
     seed: int = 0
     save_dir: Path | None = None
+    kernels_only: bool = False  # estimate the kernels and score them; no image is enlarged
 
 
 @dataclass
@@ -64,6 +66,8 @@ class BlindRow:
     scores: dict[str, Score] = field(default_factory=dict)
     true_kernel: list[list[float]] = field(default_factory=list)
     estimated_kernel: list[list[float]] = field(default_factory=list)
+    raw_kernel: list[list[float]] = field(default_factory=list)  # G's kernel before post-processing
+    kernel_seconds: float = 0.0
 
 
 @dataclass
@@ -73,6 +77,10 @@ class BlindReport:
     config: BlindConfig
     machine: str
     rows: list[BlindRow] = field(default_factory=list)
+
+    @property
+    def pipelines(self) -> tuple[str, ...]:
+        return () if self.config.kernels_only else PIPELINES
 
     def mean(self, pipeline: str) -> Score:
         scores = [row.scores[pipeline] for row in self.rows]
@@ -100,11 +108,12 @@ class BlindReport:
             "degradation": "aniso",
             "machine": self.machine,
             "rows": [asdict(row) for row in self.rows],
-            "mean": {p: asdict(self.mean(p)) for p in PIPELINES} if self.rows else {},
+            "mean": {p: asdict(self.mean(p)) for p in self.pipelines} if self.rows else {},
             "mean_kernel": {
                 "mse": mse,
                 "correlation": correlation,
                 "bicubic_correlation": bicubic_correlation,
+                "seconds": float(np.mean([r.kernel_seconds for r in self.rows])) if self.rows else 0.0,
             },
         }
 
@@ -134,12 +143,12 @@ def iter_blind_benchmark(
     paths = find_images([config.dataset])
     if not paths:
         raise FileNotFoundError(f"no images found in {config.dataset}")
-    if config.limit is not None:
-        paths = paths[: config.limit]
+    first = config.skip
+    paths = paths[first : None if config.limit is None else first + config.limit]
     report = BlindReport(config, describe_machine())
     scale = config.scale
     progress = Progress(listener, cancel)
-    for index, path in enumerate(paths):
+    for index, path in enumerate(paths, start=first):
         original = load_image(path)
         kernel = image_kernel(config.seed, index)
         hr, lr = aniso_degrade(original.pixels, scale, kernel)
@@ -147,27 +156,32 @@ def iter_blind_benchmark(
         true_kernels = {2: kernel, 4: two_step_kernel(kernel)}
         outputs: dict[str, tuple[np.ndarray, float]] = {}
 
-        enlarged, seconds = _timed(imresize, lr, scale=scale)  # the resize is what bicubic costs
-        outputs["bicubic"] = (np.clip(enlarged, 0.0, 1.0), seconds)
-        for name, kernel_mode, given in (
-            ("zssr_bicubic", False, None),
-            ("zssr_true_kernel", True, true_kernels),
-        ):
-            progress.report(0.0, f"{path.stem}: {name}")
-            outputs[name] = _timed(
-                zssr_upscale,
-                pixels,
-                scale,
-                zssr_config(options, kernel_mode=kernel_mode),
-                kernel=given,
-                progress=progress,
-                device=config.device,
-                seed=config.seed,
-            )
-        job = Job(original.with_pixels(lr), BLIND_METHOD, scale, options, config.device, seed=config.seed)
+        if not config.kernels_only:
+            enlarged, seconds = _timed(imresize, lr, scale=scale)  # the resize is what bicubic costs
+            outputs["bicubic"] = (np.clip(enlarged, 0.0, 1.0), seconds)
+            for name, kernel_mode, given in (
+                ("zssr_bicubic", False, None),
+                ("zssr_true_kernel", True, true_kernels),
+            ):
+                progress.report(0.0, f"{path.stem}: {name}")
+                outputs[name] = _timed(
+                    zssr_upscale,
+                    pixels,
+                    scale,
+                    zssr_config(options, kernel_mode=kernel_mode),
+                    kernel=given,
+                    progress=progress,
+                    device=config.device,
+                    seed=config.seed,
+                )
+        action = "kernel" if config.kernels_only else "upscale"
+        job = Job(
+            original.with_pixels(lr), BLIND_METHOD, scale, options, config.device, action, seed=config.seed
+        )
         result = run_job(job, listener, cancel)
         estimate = result.extras["kernel_x2"]
-        outputs["kernelgan_zssr"] = (result.image.pixels, float(result.info["seconds"]))
+        if not config.kernels_only:
+            outputs["kernelgan_zssr"] = (result.image.pixels, float(result.info["seconds"]))
 
         error = compare_kernels(estimate, kernel, 2)
         row = BlindRow(
@@ -178,8 +192,10 @@ def iter_blind_benchmark(
             bicubic_kernel_correlation=compare_kernels(bicubic_kernel(2), kernel, 2).correlation,
             true_kernel=kernel.tolist(),
             estimated_kernel=np.asarray(estimate).tolist(),
+            raw_kernel=np.asarray(result.extras["kernel_raw"]).tolist(),
+            kernel_seconds=float(result.info["kernelgan_seconds"]),
         )
-        for name in PIPELINES:
+        for name in report.pipelines:
             out, seconds = outputs[name]
             if out.shape[2] == 1:
                 out = np.repeat(out, 3, axis=2)
@@ -208,19 +224,23 @@ def iter_blind_benchmark(
 
 def format_row(row: BlindRow) -> str:
     cells = [f"{name} {s.psnr:6.2f} dB {s.ssim:.4f} {s.seconds:6.1f} s" for name, s in row.scores.items()]
-    kernel = f"kernel corr {row.kernel_correlation:.3f} (bicubic {row.bicubic_kernel_correlation:.3f}) mse {row.kernel_mse:.2e}"
-    return f"{row.image:<10} {kernel} | " + " | ".join(cells)
+    kernel = (
+        f"kernel corr {row.kernel_correlation:.3f} (bicubic {row.bicubic_kernel_correlation:.3f}) "
+        f"mse {row.kernel_mse:.2e} {row.kernel_seconds:.1f} s"
+    )
+    return " | ".join([f"{row.image:<10} {kernel}", *cells])
 
 
 def format_summary(report: BlindReport) -> str:
     config = report.config
     mse, correlation, bicubic_correlation = report.mean_kernel()
+    seconds = np.mean([row.kernel_seconds for row in report.rows])
     lines = [
         f"mean over {len(report.rows)} images of {config.dataset.name}, aniso x{config.scale} ({report.machine})",
         f"  estimated x2 kernel: correlation {correlation:.3f} (bicubic kernel: {bicubic_correlation:.3f}), "
-        f"MSE {mse:.2e}",
+        f"MSE {mse:.2e}, {seconds:.1f} s/image to estimate",
     ]
-    for name in PIPELINES:
+    for name in report.pipelines:
         mean = report.mean(name)
         lines.append(
             f"  {name:<17} PSNR-Y {mean.psnr:6.2f} dB  SSIM-Y {mean.ssim:.4f}  {mean.seconds:8.1f} s/image"

@@ -115,3 +115,29 @@ def test_summary_names_every_pipeline(tmp_path):
     report = BlindReport(BlindConfig(scale=2, dataset=tmp_path), "test machine", [row])
     text = format_summary(report)
     assert all(p in text for p in PIPELINES) and "0.900" in text
+
+
+def test_kernels_only_estimates_and_scores_the_kernels_without_enlarging(tmp_path, capsys):
+    data = tmp_path / "hr"
+    data.mkdir()
+    _photo(data / "a.png", size=(64, 64), seed=3)
+    report = tmp_path / "kernels.json"
+    argv = ["bench", "--method", "kernelgan", "--degradation", "aniso", "--kernels-only", "--scale", "2"]
+    argv += ["--dataset", str(data), "--preset", "fast", "--iterations", "20", "--device", "cpu"]
+    assert main([*argv, "--quiet", "--json", str(report)]) == 0
+    out = capsys.readouterr().out
+    assert "estimated x2 kernel" in out and "zssr" not in out
+    row = json.loads(report.read_text())["rows"][0]
+    assert row["scores"] == {} and row["kernel_seconds"] > 0
+    raw, estimate = np.array(row["raw_kernel"]), np.array(row["estimated_kernel"])
+    assert raw.shape == estimate.shape == (13, 13) and estimate.sum() == pytest.approx(1.0)
+    # --skip leaves out the first images; each keeps the kernel of its place in the folder.
+    _photo(data / "b.png", size=(64, 64), seed=4)
+    config = BlindConfig(2, data, limit=1, skip=1, options=TINY, device="cpu", kernels_only=True)
+    rows = [row for row, _ in iter_blind_benchmark(config)]
+    assert [row.image for row in rows] == ["b"]
+    np.testing.assert_allclose(np.array(rows[0].true_kernel), image_kernel(0, 1))
+    # Without --degradation aniso there are no kernels to score.
+    bare = ["bench", "--method", "kernelgan", "--scale", "2", "--dataset", str(data)]
+    assert main([*bare, "--kernels-only"]) == 2 and main([*bare, "--skip", "-1"]) == 2
+    assert main([*argv, "--skip", "5", "--quiet"]) == 1  # nothing left to measure

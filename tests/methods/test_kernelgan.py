@@ -18,6 +18,9 @@ from enhancer.methods.kernelgan import (
     KernelGANOptions,
     analytic_x4_kernel,
     estimate_kernel,
+    gaussian_kernel,
+    hollowness,
+    model_kernel,
     postprocess_kernel,
     preset_config,
     resolve_config,
@@ -84,6 +87,45 @@ def test_postprocessing_keeps_the_strong_taps_centred_on_the_grid():
     assert kernel.sum() == pytest.approx(1.0) and kernel.min() >= 0
     assert np.count_nonzero(kernel > 1e-3) <= 60
     assert centre_of_mass(kernel) == pytest.approx((6.5, 6.5), abs=0.1)
+
+
+def _ring(size: int = 13) -> np.ndarray:
+    """A hollow estimate like those KernelGAN gives for wide blurs: mass on a ring, a negative dip inside."""
+    taps = np.arange(size) - grid_centre(size, 2)
+    radius = np.hypot(*np.meshgrid(taps, taps, indexing="ij"))
+    ring = np.exp(-0.5 * (radius - 2.5) ** 2) - 0.4 * np.exp(-0.5 * radius**2)
+    ring[radius > 4] = 0.0
+    return ring
+
+
+def test_hollowness_tells_a_ring_from_a_bump():
+    bump = np.zeros((13, 13))
+    bump[2:11, 2:11] = _aniso_kernel(3.0, 1.0, 0.5, size=9)
+    assert hollowness(bump) > 0.9
+    assert hollowness(_ring()) < 0.2
+
+
+def test_gaussian_model_keeps_the_estimate_s_blur_as_one_centred_bump():
+    truth = np.zeros((13, 13))
+    truth[1:12, 1:12] = _aniso_kernel(3.5, 1.0, np.pi / 3)
+    fitted = gaussian_kernel(truth)
+    assert fitted.shape == (13, 13) and fitted.sum() == pytest.approx(1.0)
+    assert centre_of_mass(fitted) == pytest.approx((6.5, 6.5), abs=0.05)
+    assert compare_kernels(fitted, truth, 2).correlation > 0.99
+    # A ring becomes the bump with the ring's spread, not the ring.
+    ring = _ring()
+    assert hollowness(gaussian_kernel(ring)) > 0.95
+
+
+def test_kernel_models_free_gaussian_and_auto():
+    ring = _ring()
+    np.testing.assert_allclose(model_kernel(ring, "free"), postprocess_kernel(ring))
+    np.testing.assert_allclose(model_kernel(ring, "auto"), gaussian_kernel(ring))  # hollow: the Gaussian
+    bump = np.zeros((13, 13))
+    bump[1:12, 1:12] = _aniso_kernel(2.0, 1.0, 0.3)
+    np.testing.assert_allclose(model_kernel(bump, "auto"), postprocess_kernel(bump))  # a bump stays free
+    with pytest.raises(ValueError):
+        model_kernel(bump, "square")
 
 
 def test_x4_kernel_is_the_x2_kernel_applied_twice():
