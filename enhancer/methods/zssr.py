@@ -271,24 +271,6 @@ class _Degradation:
 # --- Training ------------------------------------------------------------------------------------------
 
 
-def source_shares(base_scales: list[float]) -> np.ndarray:
-    """How often each source gives the father, by the paper's rule: a scale is drawn uniformly between
-    ``FATHER_MIN_SCALE`` and the largest source's, and the source nearest to it is taken.
-
-    For gradual x4 (the input and the x2 result) that is 2/3 and 1/3: the input stays the main teacher.
-    """
-    bases = np.asarray(base_scales, dtype=np.float64)
-    if len(bases) == 1:
-        return np.ones(1)
-    order = np.argsort(bases)
-    ordered = bases[order]
-    edges = np.concatenate([[FATHER_MIN_SCALE], (ordered[:-1] + ordered[1:]) / 2, [ordered[-1]]])
-    lengths = np.diff(np.clip(edges, FATHER_MIN_SCALE, ordered[-1]))
-    shares = np.empty_like(lengths)
-    shares[order] = lengths / lengths.sum()
-    return shares
-
-
 class _FatherSampler:
     """Draws random (father crop, rotation/flip) training examples from a pyramid of the sources."""
 
@@ -317,15 +299,8 @@ class _FatherSampler:
         if batch > 1:  # a batch needs equal crops: no larger than the smallest level
             smallest = min(min(lv.shape[:2]) for levels in self.pyramids for lv in levels)
             self.crop = min(crop, smallest)
-        import os
-
-        if os.environ.get("ZSSR_SOURCES") == "area":
-            areas = np.array([p[0].shape[0] * p[0].shape[1] for p in self.pyramids], dtype=np.float64)
-            self.source_weights = areas / areas.sum()
-        else:
-            self.source_weights = source_shares(
-                [round(p[0].shape[0] / sources[0].shape[0]) for p in self.pyramids]
-            )
+        areas = np.array([p[0].shape[0] * p[0].shape[1] for p in self.pyramids], dtype=np.float64)
+        self.source_weights = areas / areas.sum()
 
     def draw(self) -> np.ndarray:
         """One father: a crop (sides multiples of the scale) of a randomly chosen level, randomly turned."""
