@@ -14,6 +14,7 @@ from enhancer.imaging.kernels import centre_of_mass, compare_kernels, grid_centr
 from enhancer.imaging.resize import bicubic_kernel, downscale_with_kernel
 from enhancer.methods.kernelgan import (
     FAST,
+    HOLLOW_SPREAD,
     QUALITY,
     KernelGANOptions,
     analytic_x4_kernel,
@@ -120,7 +121,11 @@ def test_gaussian_model_keeps_the_estimate_s_blur_as_one_centred_bump():
 def test_kernel_models_free_gaussian_and_auto():
     ring = _ring()
     np.testing.assert_allclose(model_kernel(ring, "free"), postprocess_kernel(ring))
-    np.testing.assert_allclose(model_kernel(ring, "auto"), gaussian_kernel(ring))  # hollow: the Gaussian
+    # Hollow: the Gaussian, narrowed (a hollow estimate overshoots the blur).
+    narrowed = gaussian_kernel(ring, 2, HOLLOW_SPREAD)
+    np.testing.assert_allclose(model_kernel(ring, "auto"), narrowed)
+    np.testing.assert_allclose(model_kernel(ring, "gaussian"), narrowed)
+    assert narrowed.max() > gaussian_kernel(ring).max()
     bump = np.zeros((13, 13))
     bump[1:12, 1:12] = _aniso_kernel(2.0, 1.0, 0.3)
     np.testing.assert_allclose(model_kernel(bump, "auto"), postprocess_kernel(bump))  # a bump stays free
