@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from enhancer.imaging.colour import quantize_8bit
-from enhancer.imaging.kernels import grid_centre
+from enhancer.imaging.kernels import gaussian_on_grid
 from enhancer.imaging.resize import downscale_with_kernel, imresize, mod_crop
 
 # DIV2KRK's kernels (KernelGAN, NeurIPS 2019): 11x11, the covariance's eigenvalues (variances) uniform in
@@ -46,10 +46,7 @@ def random_aniso_kernel(
     angle = rng.uniform(0.0, np.pi)
     rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
     precision = rotation @ np.diag(1.0 / variances) @ rotation.T
-    centre = grid_centre(size, scale)
-    taps = np.arange(size, dtype=np.float64) - centre
-    offsets = np.stack(np.meshgrid(taps, taps, indexing="ij"), axis=-1)  # (row, column) from the mean
-    kernel = np.exp(-0.5 * np.einsum("...i,ij,...j->...", offsets, precision, offsets))
+    kernel = gaussian_on_grid(size, precision, scale)
     kernel *= 1.0 + rng.uniform(-noise, noise, size=kernel.shape)
     return kernel / kernel.sum()
 

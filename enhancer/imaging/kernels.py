@@ -40,6 +40,13 @@ def centre_of_mass(kernel: np.ndarray) -> tuple[float, float]:
     return float(kernel.sum(axis=1) @ rows) / total, float(kernel.sum(axis=0) @ cols) / total
 
 
+def gaussian_on_grid(size: int, precision: np.ndarray, scale: int) -> np.ndarray:
+    """exp(-d^T P d / 2) on a size x size kernel, d the (row, column) offset from ``grid_centre``; unnormalised."""
+    taps = np.arange(size, dtype=np.float64) - grid_centre(size, scale)
+    offsets = np.stack(np.meshgrid(taps, taps, indexing="ij"), axis=-1)
+    return np.exp(-0.5 * np.einsum("...i,ij,...j->...", offsets, precision, offsets))
+
+
 def normalise(kernel: np.ndarray) -> np.ndarray:
     """The kernel scaled to sum 1 (float64)."""
     kernel = np.asarray(kernel, dtype=np.float64)

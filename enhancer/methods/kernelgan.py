@@ -54,6 +54,7 @@ from enhancer.imaging.kernels import (
     centre_of_mass,
     crop,
     embed,
+    gaussian_on_grid,
     grid_centre,
     normalise,
     recentre,
@@ -305,13 +306,10 @@ def gaussian_kernel(kernel: np.ndarray, scale: int = X2, spread: float = 1.0) ->
     same grid, centred on the resize grid and normalised: the estimate's blur direction, as one bump."""
     positive = normalise(np.clip(np.asarray(kernel, dtype=np.float64), 0.0, None))
     rows, cols = np.indices(positive.shape, dtype=np.float64)
-    centre = grid_centre(positive.shape[0], scale)
     mean_row, mean_col = centre_of_mass(positive)
     offsets = np.stack([(rows - mean_row).ravel(), (cols - mean_col).ravel()])
     covariance = spread * (offsets * positive.ravel()) @ offsets.T + GAUSSIAN_MIN_VARIANCE * np.eye(2)
-    grid = np.stack([rows - centre, cols - centre], axis=-1)
-    exponent = np.einsum("...i,ij,...j->...", grid, np.linalg.inv(covariance), grid)
-    return normalise(np.exp(-0.5 * exponent))
+    return normalise(gaussian_on_grid(positive.shape[0], np.linalg.inv(covariance), scale))
 
 
 def model_kernel(raw: np.ndarray, model: str = "auto", scale: int = X2) -> np.ndarray:
