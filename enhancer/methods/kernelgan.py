@@ -31,8 +31,9 @@ Where we depart from the paper's description (each measured on train/ images, se
 - Wide blurs squeezed inside the boundaries prior come out hollow: a ring or two lobes around a dip (even
   negative taps) at the centre of mass. The paper's clean-up keeps that shape and ZSSR then ghosts. The
   ``kernel_model`` option replaces such an estimate by the Gaussian with 0.7 of its covariance (``auto``,
-  the default; hollow estimates overshoot the blur), or every estimate by the Gaussian with its covariance
-  (``gaussian``); ``free`` is the paper's clean-up alone (see ``KERNEL_MODELS``).
+  the default; hollow estimates overshoot the blur), or every estimate by the Gaussian with its covariance,
+  narrowed the same way when hollow (``gaussian``); ``free`` is the paper's clean-up alone (see
+  ``KERNEL_MODELS``).
 
 ``estimate_kernel`` is the plain numpy entry point (the benchmark and the ``kernel`` command use it);
 ``run_kernelgan`` is the registered method, whose ``kernel`` action returns the estimate alone.
@@ -115,7 +116,7 @@ REPORT_EVERY = 10  # iterations between two progress reports (cancel is checked 
 MIN_SIDE = 32  # smallest image side KernelGAN accepts
 
 # Kernel models: "free" is the paper's post-processed estimate; "gaussian" the anisotropic Gaussian with the
-# raw estimate's centre and covariance; "auto" keeps the free estimate unless it is hollow (see
+# raw estimate's covariance (narrowed when hollow, see HOLLOW_SPREAD); "auto" keeps the free estimate unless it is hollow (see
 # ``hollowness``), then takes the Gaussian. A hollow estimate is a ring or two lobes around a dip at its
 # centre of mass, which no lens or sensor blur has; it comes from wide blurs squeezed inside the boundaries
 # prior, and ZSSR given it ghosts (the Gaussian instead gained 0.8-2.8 dB on 3 hollow train/ images).
