@@ -116,6 +116,11 @@ def _score(output: np.ndarray, reference: np.ndarray, scale: int, grey: bool, se
     )
 
 
+def select_images(paths: list[Path], skip: int = 0, limit: int | None = None) -> list[Path]:
+    """The ``limit`` images after the first ``skip`` (all the rest when ``limit`` is None)."""
+    return paths[skip : None if limit is None else skip + limit]
+
+
 def iter_benchmark(
     config: BenchConfig,
     listener: ProgressListener | None = None,
@@ -125,8 +130,7 @@ def iter_benchmark(
     paths = find_images([config.dataset])
     if not paths:
         raise FileNotFoundError(f"no images found in {config.dataset}")
-    first = config.skip
-    paths = paths[first : None if config.limit is None else first + config.limit]
+    paths = select_images(paths, config.skip, config.limit)
     report = BenchReport(config, describe_machine())
     methods = (
         [BASELINE_METHOD] if config.method_id == BASELINE_METHOD else [BASELINE_METHOD, config.method_id]

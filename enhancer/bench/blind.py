@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from enhancer.bench.benchmark import Score, describe_machine
+from enhancer.bench.benchmark import Score, describe_machine, select_images
 from enhancer.bench.protocol import aniso_degrade, random_aniso_kernel
 from enhancer.imaging.io import find_images, load_image, save_image
 from enhancer.imaging.kernels import compare_kernels, save_kernel, two_step_kernel
@@ -143,12 +143,11 @@ def iter_blind_benchmark(
     paths = find_images([config.dataset])
     if not paths:
         raise FileNotFoundError(f"no images found in {config.dataset}")
-    first = config.skip
-    paths = paths[first : None if config.limit is None else first + config.limit]
+    paths = select_images(paths, config.skip, config.limit)
     report = BlindReport(config, describe_machine())
     scale = config.scale
     progress = Progress(listener, cancel)
-    for index, path in enumerate(paths, start=first):
+    for index, path in enumerate(paths, start=config.skip):
         original = load_image(path)
         kernel = image_kernel(config.seed, index)
         hr, lr = aniso_degrade(original.pixels, scale, kernel)

@@ -116,8 +116,8 @@ REPORT_EVERY = 10  # iterations between two progress reports (cancel is checked 
 MIN_SIDE = 32  # smallest image side KernelGAN accepts
 
 # Kernel models: "free" is the paper's post-processed estimate; "gaussian" the anisotropic Gaussian with the
-# raw estimate's covariance (narrowed when hollow, see HOLLOW_SPREAD); "auto" keeps the free estimate unless it is hollow (see
-# ``hollowness``), then takes the Gaussian. A hollow estimate is a ring or two lobes around a dip at its
+# raw estimate's covariance (narrowed when hollow, see HOLLOW_SPREAD); "auto" keeps the free estimate
+# unless it is hollow (see ``hollowness``), then takes the narrowed Gaussian. A hollow estimate is a ring or two lobes around a dip at its
 # centre of mass, which no lens or sensor blur has; it comes from wide blurs squeezed inside the boundaries
 # prior, and ZSSR given it ghosts (the Gaussian instead gained 0.8-2.8 dB on 3 hollow train/ images).
 KERNEL_MODELS = ("auto", "free", "gaussian")
