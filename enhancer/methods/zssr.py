@@ -51,6 +51,12 @@ RECONSTRUCTION_EVERY = 50  # iterations between two measurements of the reconstr
 FATHER_MIN_SCALE = 0.5  # fathers: the input and copies down to half its size
 FATHER_LEVELS = 11  # copies at scales 1.0, 0.95, ..., 0.5
 UNRESAMPLED_FATHER_PROBABILITY = 0.5  # share of pairs taken from the input's own pixel grid
+# The authors' affine fathers (their public configuration): 5 % plain crops of the input, 45 % crops turned by
+# one of the 8 rotations/flips, 50 % warped: scale uniform in [0.5, 1], x/y scale difference ~ N(0, 0.25),
+# shear ~ N(0, 0.1), any rotation angle, a random mirror; bicubic.
+PLAIN_FATHER_PROBABILITY = 0.05
+WARP_SCALE_DIFF_SIGMA = 0.25
+WARP_SHEAR_SIGMA = 0.1
 PAPER_BACK_PROJECTION = 10
 KERNEL_MODE_BACK_PROJECTION = 2  # given-kernel mode: 2 back-projection iterations, no rotations/flips
 REAL_PHOTO_NOISE = 0.0125  # real-image mode: Gaussian noise on the sons, no back-projection
@@ -90,8 +96,10 @@ class ZSSRConfig:
     learning_rate: float = PAPER_LEARNING_RATE
     lr_policy: str = "paper"  # "paper" (adaptive, stops by itself) or "cosine" (exactly max_iterations)
     augment: bool = True  # fathers in the 8 rotations/flips
+    warp_fathers: bool = True  # half the fathers affine-warped (any angle, shear); else a bicubic pyramid
     ensemble: int = DIHEDRAL  # self-ensemble members (median), 1..8
     back_projection: int = PAPER_BACK_PROJECTION
+    back_project_members: bool = True  # the authors back-project each ensemble member before the median too
     noise_std: float = 0.0
     gradual: bool = True  # x4 as x2 then x4
     mixed_precision: bool = False  # bf16 autocast, CUDA only
@@ -120,6 +128,8 @@ FAST = ZSSRConfig(
     lr_policy="cosine",
     ensemble=4,
     back_projection=PAPER_BACK_PROJECTION,
+    back_project_members=False,
+    warp_fathers=False,
     gradual=False,
     mixed_precision=True,
 )
@@ -178,6 +188,11 @@ class ZSSROptions:
     back_projection: int | None = option(
         None, "back-projection iterations (10; 0 turns it off)", minimum=0, maximum=50
     )
+    member_back_projection: str = option(
+        "auto",
+        "back-project each ensemble member before the median too (quality: on, fast: off)",
+        choices=SWITCH_CHOICES,
+    )
     gradual: str = option("auto", "x4 as x2 then x4 (quality: on, fast: off)", choices=SWITCH_CHOICES)
     real_photo: bool = option(False, "real-photo mode: noise on the training sons, no back-projection")
     noise_std: float | None = option(
@@ -209,6 +224,7 @@ def resolve_config(options: ZSSROptions, *, kernel_mode: bool = False) -> ZSSRCo
     return replace(
         config,
         gradual=_switch(options.gradual, config.gradual),
+        back_project_members=_switch(options.member_back_projection, config.back_project_members),
         mixed_precision=_switch(options.mixed_precision, config.mixed_precision),
         min_iterations=min(config.min_iterations, config.max_iterations),
     )
@@ -282,11 +298,14 @@ class _FatherSampler:
         augment: bool,
         rng: np.random.Generator,
         batch: int = 1,
+        warp: bool = False,
     ) -> None:
         self.scale = scale
         self.crop = crop
         self.augment = augment
         self.rng = rng
+        self.warp = warp and augment and batch == 1  # warped crops vary in size: one per batch
+        self.tensors = [torch.from_numpy(s.transpose(2, 0, 1).copy()).unsqueeze(0) for s in sources]
         self.pyramids: list[list[np.ndarray]] = []
         for source in sources:
             levels = [source]
@@ -303,25 +322,74 @@ class _FatherSampler:
         self.source_weights = areas / areas.sum()
 
     def draw(self) -> np.ndarray:
-        """One father: a crop (sides multiples of the scale) of a randomly chosen level, randomly turned."""
-        levels = self.pyramids[self.rng.choice(len(self.pyramids), p=self.source_weights)]
+        """One father: a crop (sides multiples of the scale) of a randomly chosen level, randomly turned.
+
+        With ``warp`` the authors' mix instead: a plain crop of the input, a turned crop of a source, or a
+        crop of a source warped by a random affine transform.
+        """
+        source = self.rng.choice(len(self.pyramids), p=self.source_weights)
+        if self.warp:
+            chooser = self.rng.random()
+            if chooser < PLAIN_FATHER_PROBABILITY:
+                return self._crop(self.pyramids[0][0], turn=False)
+            if chooser < PLAIN_FATHER_PROBABILITY + 1 - UNRESAMPLED_FATHER_PROBABILITY:
+                return self._crop(self.pyramids[source][0], turn=True)
+            return self._warped(self.tensors[source])
+        levels = self.pyramids[source]
         if len(levels) == 1 or self.rng.random() < UNRESAMPLED_FATHER_PROBABILITY:
             level = levels[0]
         else:
             areas = np.array([lv.shape[0] * lv.shape[1] for lv in levels], dtype=np.float64)
             level = levels[self.rng.choice(len(levels), p=areas / areas.sum())]
+        return self._crop(level, turn=self.augment)
+
+    def _crop(self, level: np.ndarray, turn: bool) -> np.ndarray:
         h, w = level.shape[:2]
         ch = min(self.crop, h) // self.scale * self.scale
         cw = min(self.crop, w) // self.scale * self.scale
         top = int(self.rng.integers(0, h - ch + 1))
         left = int(self.rng.integers(0, w - cw + 1))
         father = level[top : top + ch, left : left + cw]
-        if self.augment:
-            turn = int(self.rng.integers(DIHEDRAL))
-            father = np.rot90(father, turn % 4, axes=(0, 1))
-            if turn >= 4:
+        if turn:
+            index = int(self.rng.integers(DIHEDRAL))
+            father = np.rot90(father, index % 4, axes=(0, 1))
+            if index >= 4:
                 father = father[:, ::-1]
         return np.ascontiguousarray(father)
+
+    def _warped(self, source: torch.Tensor) -> np.ndarray:
+        """A square crop of ``source`` after a random scale (0.5-1, a little anisotropic), shear, rotation and
+        mirror, sampled with bicubic; where the crop's corners leave the image, the image is mirrored."""
+        h, w = source.shape[2:]
+        size = self.rng.uniform(FATHER_MIN_SCALE, 1.0)
+        diff = self.rng.normal(0.0, WARP_SCALE_DIFF_SIGMA)
+        scale_x = max(size + diff / 2, FATHER_MIN_SCALE / 2)
+        scale_y = max(size - diff / 2, FATHER_MIN_SCALE / 2)
+        mirror = -1.0 if self.rng.random() < 0.5 else 1.0
+        angle = self.rng.uniform(0.0, 2 * math.pi)
+        shear = np.array(
+            [[1.0, self.rng.normal(0.0, WARP_SHEAR_SIGMA)], [self.rng.normal(0.0, WARP_SHEAR_SIGMA), 1.0]]
+        )
+        rotation = np.array([[math.cos(angle), math.sin(angle)], [-math.sin(angle), math.cos(angle)]])
+        forward = shear @ rotation @ np.diag([mirror * scale_x, scale_y])  # source (x, y) -> crop (x, y)
+        inverse = np.linalg.inv(forward)
+        side = max(min(self.crop, int(size * min(h, w))) // self.scale * self.scale, 2 * self.scale)
+        offsets = np.arange(side) - (side - 1) / 2
+        grid_x, grid_y = np.meshgrid(offsets, offsets)
+        corners = np.array([[-1, -1, 1, 1], [-1, 1, -1, 1]]) * (side - 1) / 2
+        reach = np.abs(inverse @ corners).max(axis=1)  # half the crop's footprint in the source, per axis
+        centre = [
+            self.rng.uniform(reach[i], extent - 1 - reach[i])
+            if extent - 1 > 2 * reach[i]
+            else (extent - 1) / 2
+            for i, extent in enumerate((w, h))
+        ]
+        points = inverse @ np.stack([grid_x.ravel(), grid_y.ravel()])
+        x = (2 * (points[0] + centre[0]) + 1) / w - 1  # grid_sample's coordinates (align_corners=False)
+        y = (2 * (points[1] + centre[1]) + 1) / h - 1
+        grid = torch.from_numpy(np.stack([x, y], axis=-1).reshape(1, side, side, 2).astype(np.float32))
+        father = F.grid_sample(source, grid, mode="bicubic", padding_mode="reflection", align_corners=False)
+        return np.ascontiguousarray(father[0].clamp(0.0, 1.0).permute(1, 2, 0).numpy())
 
 
 class _PaperLearningRate:
@@ -401,7 +469,9 @@ def _train(
 ) -> dict[str, float]:
     """Train ``net`` on father/son pairs from ``sources`` (``sources[0]`` is the input); returns a summary."""
     scale = degradation.scale
-    sampler = _FatherSampler(sources, scale, config.crop_size, config.augment, rng, config.batch_size)
+    sampler = _FatherSampler(
+        sources, scale, config.crop_size, config.augment, rng, config.batch_size, config.warp_fathers
+    )
     reference = _to_tensor(_central_crop(sources[0], RECONSTRUCTION_MAX_SIDE, scale), device)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
     policy = _PaperLearningRate(config) if config.lr_policy == "paper" else None
@@ -484,14 +554,20 @@ def _super_resolve_tile(
     device: torch.device,
     check: Callable[[], None],
 ) -> np.ndarray:
-    """Self-ensemble (median of up to 8 rotations/flips) then back-projection, for one input tile."""
+    """Self-ensemble (median of up to 8 rotations/flips) then back-projection, for one input tile.
+
+    With ``back_project_members`` each member is back-projected before the median as well (the authors' final
+    test does both).
+    """
     lr = _to_tensor(tile, device)
     members = []
-    with torch.inference_mode(), _autocast(device, config.mixed_precision):
-        for index in ENSEMBLE_ORDER[: config.ensemble]:
-            turned = _dihedral(lr, index)
-            members.append(_undo_dihedral(net(degradation.enlarge(turned), check).float(), index))
     with torch.inference_mode():
+        for index in ENSEMBLE_ORDER[: config.ensemble]:
+            with _autocast(device, config.mixed_precision):
+                member = _undo_dihedral(net(degradation.enlarge(_dihedral(lr, index)), check).float(), index)
+            if config.back_project_members and config.ensemble > 1:
+                member = _back_project(torch.clamp(member, 0.0, 1.0), lr, degradation, config.back_projection)
+            members.append(member)
         sr = torch.clamp(_median(members), 0.0, 1.0)
         del members
         check()
@@ -504,7 +580,8 @@ def _tile_geometry(
 ) -> tuple[int, int]:
     """(tile, overlap) in input pixels: the overlap covers the net's and bicubic's reach plus back-projection."""
     reach = math.ceil(net.receptive_radius / scale) + 2
-    reach += min(BACK_PROJECTION_CONTEXT * config.back_projection, MAX_BACK_PROJECTION_CONTEXT)
+    passes = 2 if config.back_project_members and config.ensemble > 1 else 1
+    reach += min(BACK_PROJECTION_CONTEXT * passes * config.back_projection, MAX_BACK_PROJECTION_CONTEXT)
     tile = min(tile_size, TILE_OUTPUT_SIDE.get(device.type, TILE_OUTPUT_SIDE["cpu"]) // scale + 2 * reach)
     return max(tile, 2 * reach + 16), reach
 

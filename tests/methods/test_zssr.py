@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from dataclasses import replace
@@ -83,13 +84,49 @@ def test_output_shape_range_and_scale_three(photo):
     assert out.dtype == np.float32 and out.min() >= 0.0 and out.max() <= 1.0
 
 
-def test_same_seed_same_output_on_cpu(photo):
+@pytest.mark.parametrize("warp", [False, True])
+def test_same_seed_same_output_on_cpu(photo, warp):
     lr = np.clip(imresize(photo[:64, :64], scale=0.5), 0, 1).astype(np.float32)
-    a = zssr.zssr_upscale(lr, 2, TINY, seed=7, device="cpu")
-    b = zssr.zssr_upscale(lr, 2, TINY, seed=7, device="cpu")
-    c = zssr.zssr_upscale(lr, 2, TINY, seed=8, device="cpu")
+    config = replace(TINY, warp_fathers=warp)
+    a = zssr.zssr_upscale(lr, 2, config, seed=7, device="cpu")
+    b = zssr.zssr_upscale(lr, 2, config, seed=7, device="cpu")
+    c = zssr.zssr_upscale(lr, 2, config, seed=8, device="cpu")
     assert np.array_equal(a, b)
     assert not np.array_equal(a, c)
+
+
+class _ScriptedRandom:
+    """Stands in for the sampler's generator: returns the scripted values in order."""
+
+    def __init__(self, values: list[float]) -> None:
+        self.values = list(values)
+
+    def uniform(self, low: float, high: float) -> float:
+        return self.values.pop(0)
+
+    normal = uniform
+
+    def random(self) -> float:
+        return self.values.pop(0)
+
+
+def test_warped_fathers_follow_the_transform_and_stay_inside_the_image(photo):
+    sampler = zssr._FatherSampler([photo], 2, 64, True, np.random.default_rng(0), warp=True)
+    # size 1, no x/y difference, no mirror, angle 0, no shear, centre (100.5, 47.5): a plain crop.
+    sampler.rng = _ScriptedRandom([1.0, 0.0, 0.9, 0.0, 0.0, 0.0, 100.5, 47.5])
+    assert np.allclose(sampler._warped(sampler.tensors[0]), photo[16:80, 69:133], atol=1e-6)
+    # Half size, a quarter turn, centre (95, 47): crop pixel (i, j) samples the photo at row 2j, column 142 - 2i.
+    sampler.rng = _ScriptedRandom([0.5, 0.0, 0.9, math.pi / 2, 0.0, 0.0, 95.0, 47.0])
+    expected = photo[0:96:2, 142:46:-2].transpose(1, 0, 2)
+    warped = sampler._warped(sampler.tensors[0])
+    assert warped.shape == (48, 48, 3)
+    assert np.allclose(warped, expected, atol=1e-5)
+    flat = np.full((40, 50, 3), 0.3, dtype=np.float32)  # the corners of a turned crop are mirrored, not black
+    flat_sampler = zssr._FatherSampler([flat], 2, 128, True, np.random.default_rng(1), warp=True)
+    for _ in range(20):
+        father = flat_sampler.draw()
+        assert father.shape[0] % 2 == 0 and father.shape[1] % 2 == 0
+        assert np.allclose(father, 0.3, atol=1e-5)
 
 
 def test_given_kernel_makes_the_sons_and_the_back_projection(photo, monkeypatch):
@@ -131,6 +168,7 @@ def test_kernel_mode_and_real_photo_mode_follow_the_paper():
     quality = zssr.preset_config("quality")
     assert (quality.width, quality.depth, quality.crop_size, quality.max_iterations) == (64, 8, 128, 3000)
     assert quality.lr_policy == "paper" and quality.ensemble == 8 and quality.back_projection == 10
+    assert quality.back_project_members and not zssr.preset_config("fast").back_project_members
 
 
 def test_options_override_the_preset_and_are_validated():
@@ -138,7 +176,9 @@ def test_options_override_the_preset_and_are_validated():
     options = method.make_options({"preset": "fast", "--iterations": "40", "ensemble": "2", "gradual": "on"})
     config = zssr.resolve_config(options)
     assert config.max_iterations == 40 and config.ensemble == 2 and config.gradual
-    assert config.crop_size == zssr.FAST.crop_size
+    assert config.crop_size == zssr.FAST.crop_size and not config.back_project_members
+    members_on = method.make_options({"preset": "fast", "member_back_projection": "on"})
+    assert zssr.resolve_config(members_on).back_project_members
     with pytest.raises(ValueError):
         method.make_options({"ensemble": "9"})
     with pytest.raises(ValueError):
@@ -181,13 +221,38 @@ def test_cancel_stops_within_a_second(photo):
     assert time.monotonic() - cancelled_at < 1.0
 
 
-def test_tiled_inference_matches_one_piece(photo):
+def test_members_are_back_projected_before_the_median_when_asked(photo, monkeypatch):
+    """The authors' final test back-projects each member, takes the median, and back-projects that again."""
+    lr = np.clip(imresize(photo[:32, :32], scale=0.5), 0, 1).astype(np.float32)
+    device = torch.device("cpu")
+    net = zssr.ZSSRNet(3, 8, 4)
+    net.reset_parameters(torch.Generator().manual_seed(3))
+    degradation = zssr._Degradation(2, None, device)
+    calls = []
+    real_back_project = zssr._back_project
+
+    def counting(sr, lr_, degradation_, iterations):
+        calls.append(iterations)
+        return real_back_project(sr, lr_, degradation_, iterations)
+
+    monkeypatch.setattr(zssr, "_back_project", counting)
+    outputs = {}
+    for members in (False, True):
+        calls.clear()
+        config = replace(TINY, ensemble=4, back_projection=3, back_project_members=members)
+        outputs[members] = zssr._infer(net, lr, degradation, config, device, 512, Progress(), "t")
+        assert calls == [3] * (5 if members else 1)
+    assert np.abs(outputs[True] - outputs[False]).max() > 1e-4
+
+
+@pytest.mark.parametrize("members", [False, True])
+def test_tiled_inference_matches_one_piece(photo, members):
     lr = np.clip(imresize(photo[:, :160], scale=0.5), 0, 1).astype(np.float32)  # 48 x 80
     device = torch.device("cpu")
     net = zssr.ZSSRNet(3, 8, 4)
     net.reset_parameters(torch.Generator().manual_seed(3))
     degradation = zssr._Degradation(2, None, device)
-    config = replace(TINY, ensemble=2, back_projection=2)
+    config = replace(TINY, ensemble=2, back_projection=2, back_project_members=members)
     whole = zssr._infer(net, lr, degradation, config, device, 512, Progress(), "t")
     tiled = zssr._infer(net, lr, degradation, config, device, 44, Progress(), "t")
     assert np.abs(whole - tiled).max() < 2e-3
