@@ -1,10 +1,13 @@
 """Tiled equals untiled processing; progress is reported, cancel honoured, tiles sized for a budget."""
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
+from enhancer.imaging.resize import imresize
 from enhancer.imaging.tiling import MIN_TILE, run_tiled, tile_size_for_budget
 
 
@@ -117,3 +120,19 @@ def test_tile_size_for_budget():
     assert tile_size_for_budget(1e6, 1000, 4) == MIN_TILE
     with pytest.raises(ValueError):
         tile_size_for_budget(0, 100, 2)
+
+
+def test_rational_scale_tiles_land_on_whole_output_pixels():
+    """x3/2 (ZSSR's gradual steps): tiles cut at even input pixels give the untiled bicubic enlargement."""
+    rng = np.random.default_rng(4)
+    image = rng.random((60, 94, 3)).astype(np.float32)
+
+    def enlarge(tile: np.ndarray) -> np.ndarray:
+        return imresize(tile, output_shape=(tile.shape[0] * 3 // 2, tile.shape[1] * 3 // 2))
+
+    whole = enlarge(image)
+    tiled = run_tiled(image, enlarge, scale=Fraction(3, 2), tile=32, overlap=7)
+    assert tiled.shape == whole.shape == (90, 141, 3)
+    assert np.abs(tiled - whole).max() < 1e-5
+    with pytest.raises(ValueError, match="whole pixels"):
+        run_tiled(image[:59], enlarge, scale=Fraction(3, 2), tile=32, overlap=7)

@@ -266,6 +266,43 @@ def test_gradual_x4_goes_through_x2(photo):
     assert "x2_iterations" in summary and "x4_iterations" in summary
 
 
+def test_gradual_x2_goes_through_the_authors_six_steps(photo, monkeypatch):
+    """x1-1.5, x1.5-1, x1.5, x1.5-2, x2-1.5, x2: each trains the same net; only x1.5 and x2 are inferred, and
+    the x1.5 result (from an input cropped to even sides) joins the fathers."""
+    lr = np.clip(imresize(photo[:62, :90], scale=0.5), 0, 1).astype(np.float32)  # 31 x 45: odd sides
+    inferred = []
+    real_infer = zssr._infer
+
+    def recording(net, pixels, degradation, *args):
+        out = real_infer(net, pixels, degradation, *args)
+        inferred.append((degradation.factors, pixels.shape[:2], out.shape[:2]))
+        return out
+
+    monkeypatch.setattr(zssr, "_infer", recording)
+    summary: dict[str, float] = {}
+    config = replace(TINY, gradual_x2=True, warp_fathers=True)
+    out = zssr.zssr_upscale(lr, 2, config, seed=0, device="cpu", summary=summary)
+    assert out.shape == (62, 90, 3) and out.min() >= 0.0 and out.max() <= 1.0
+    names = ["x1-1.5", "x1.5-1", "x1.5", "x1.5-2", "x2-1.5", "x2"]
+    assert [key[: -len("_iterations")] for key in summary if key.endswith("_iterations")] == names
+    assert inferred == [
+        (zssr._step(1.5), (30, 44), (45, 66)),
+        (zssr._step(2), (31, 45), (62, 90)),
+    ]
+    assert zssr.resolve_config(get_method("zssr").make_options({"gradual_x2": "true"})).gradual_x2
+
+
+def test_anisotropic_step_makes_sons_of_exact_size():
+    degradation = zssr._Degradation(zssr._step(1.5, 2), None, torch.device("cpu"))
+    assert degradation.multiple == 6 and degradation.grain == 2 and degradation.scale is None
+    father = torch.rand(1, 3, 12, 18)
+    son = degradation.shrink(father)
+    assert tuple(son.shape[2:]) == (8, 9)
+    assert tuple(degradation.enlarge(son).shape[2:]) == (12, 18)
+    flat = torch.full((1, 3, 12, 18), 0.4)
+    assert torch.allclose(degradation.shrink(flat), torch.full((1, 3, 8, 9), 0.4), atol=1e-6)
+
+
 def test_registered_method_keeps_grey_grey_and_alpha(photo):
     grey = np.repeat(photo[:40, :40].mean(axis=2, keepdims=True), 3, axis=2)
     alpha = np.linspace(0, 1, 40 * 40, dtype=np.float32).reshape(40, 40)
