@@ -199,6 +199,11 @@ class ZSSROptions:
         "back-project each ensemble member before the median too (quality: on, fast: off)",
         choices=SWITCH_CHOICES,
     )
+    warp_fathers: str = option(
+        "auto",
+        "half the training fathers affine-warped: any angle, shear (quality: on, fast: off)",
+        choices=SWITCH_CHOICES,
+    )
     gradual: str = option("auto", "x4 as x2 then x4 (quality: on, fast: off)", choices=SWITCH_CHOICES)
     gradual_x2: bool = option(
         False, "x2 in the authors' six steps through x1.5 (by their account ~0.3 dB better, 6x the time)"
@@ -235,6 +240,7 @@ def resolve_config(options: ZSSROptions, *, kernel_mode: bool = False) -> ZSSRCo
         config,
         gradual=_switch(options.gradual, config.gradual),
         back_project_members=_switch(options.member_back_projection, config.back_project_members),
+        warp_fathers=_switch(options.warp_fathers, config.warp_fathers),
         mixed_precision=_switch(options.mixed_precision, config.mixed_precision),
         min_iterations=min(config.min_iterations, config.max_iterations),
     )

@@ -177,8 +177,9 @@ def test_options_override_the_preset_and_are_validated():
     config = zssr.resolve_config(options)
     assert config.max_iterations == 40 and config.ensemble == 2 and config.gradual
     assert config.crop_size == zssr.FAST.crop_size and not config.back_project_members
-    members_on = method.make_options({"preset": "fast", "member_back_projection": "on"})
-    assert zssr.resolve_config(members_on).back_project_members
+    switched = method.make_options({"preset": "fast", "member_back_projection": "on", "warp_fathers": "on"})
+    assert zssr.resolve_config(switched).back_project_members and zssr.resolve_config(switched).warp_fathers
+    assert not zssr.resolve_config(method.make_options({"warp_fathers": "off"})).warp_fathers
     with pytest.raises(ValueError):
         method.make_options({"ensemble": "9"})
     with pytest.raises(ValueError):
