@@ -246,13 +246,13 @@ def test_members_are_back_projected_before_the_median_when_asked(photo, monkeypa
     assert np.abs(outputs[True] - outputs[False]).max() > 1e-4
 
 
-@pytest.mark.parametrize("members", [False, True])
-def test_tiled_inference_matches_one_piece(photo, members):
+@pytest.mark.parametrize(("members", "step"), [(False, 2), (True, 2), (True, 1.5)])
+def test_tiled_inference_matches_one_piece(photo, members, step):
     lr = np.clip(imresize(photo[:, :160], scale=0.5), 0, 1).astype(np.float32)  # 48 x 80
     device = torch.device("cpu")
     net = zssr.ZSSRNet(3, 8, 4)
     net.reset_parameters(torch.Generator().manual_seed(3))
-    degradation = zssr._Degradation(2, None, device)
+    degradation = zssr._Degradation(zssr._step(step), None, device)
     config = replace(TINY, ensemble=2, back_projection=2, back_project_members=members)
     whole = zssr._infer(net, lr, degradation, config, device, 512, Progress(), "t")
     tiled = zssr._infer(net, lr, degradation, config, device, 44, Progress(), "t")
