@@ -169,6 +169,7 @@ def test_kernel_mode_and_real_photo_mode_follow_the_paper():
     assert (quality.width, quality.depth, quality.crop_size, quality.max_iterations) == (64, 8, 128, 3000)
     assert quality.lr_policy == "paper" and quality.ensemble == 8 and quality.back_projection == 10
     assert quality.back_project_members and not zssr.preset_config("fast").back_project_members
+    assert not quality.warp_fathers and not quality.gradual_x2  # opt-in: see docs/BENCHMARKS.md
 
 
 def test_options_override_the_preset_and_are_validated():
