@@ -287,6 +287,10 @@ def _step(vertical: float, horizontal: float | None = None) -> Step:
     return (Fraction(vertical), Fraction(vertical if horizontal is None else horizontal))
 
 
+def _integer_scale(step: Step) -> int | None:
+    return int(step[0]) if step[0] == step[1] and step[0].denominator == 1 else None
+
+
 def _step_name(step: Step) -> str:
     names = [f"{float(f):g}" for f in step]
     return f"x{names[0]}" if step[0] == step[1] else f"x{names[0]}-{names[1]}"
@@ -303,11 +307,11 @@ class _Degradation:
         self.factors = _step(step) if isinstance(step, int) else step
         vertical, horizontal = self.factors
         self.isotropic = vertical == horizontal
-        integer = self.isotropic and vertical.denominator == 1
-        self.scale: int | Fraction | None = int(vertical) if integer else vertical if self.isotropic else None
+        integer = _integer_scale(self.factors)
+        self.scale: int | Fraction | None = integer or (vertical if self.isotropic else None)
         self.multiple = math.lcm(vertical.numerator, horizontal.numerator)
         self.grain = math.lcm(vertical.denominator, horizontal.denominator)
-        if kernel is not None and not integer:
+        if kernel is not None and integer is None:
             raise ValueError(f"a blur kernel needs an integer scale, not {_step_name(self.factors)}")
         self.kernel = None if kernel is None else torch.as_tensor(kernel, dtype=torch.float32, device=device)
 
@@ -349,7 +353,9 @@ class _FatherSampler:
         self.augment = augment
         self.rng = rng
         self.warp = warp and augment and batch == 1  # warped crops vary in size: one per batch
-        self.tensors = [torch.from_numpy(s.transpose(2, 0, 1).copy()).unsqueeze(0) for s in sources]
+        self.tensors = (
+            [torch.from_numpy(s.transpose(2, 0, 1).copy()).unsqueeze(0) for s in sources] if self.warp else []
+        )
         self.pyramids: list[list[np.ndarray]] = []
         for source in sources:
             levels = [source]
@@ -669,10 +675,6 @@ def _scale_steps(scale: int, config: ZSSRConfig) -> list[Step]:
     if config.gradual_x2 and scale == 2:
         return [_step(*factors) for factors in GRADUAL_X2_STEPS]
     return [_step(scale)]
-
-
-def _integer_scale(step: Step) -> int | None:
-    return int(step[0]) if step[0] == step[1] and step[0].denominator == 1 else None
 
 
 def zssr_upscale(
