@@ -372,7 +372,7 @@ class _FatherSampler:
         self.source_weights = areas / areas.sum()
 
     def draw(self) -> np.ndarray:
-        """One father: a crop (sides multiples of the scale) of a randomly chosen level, randomly turned.
+        """One father: a crop (sides multiples of ``multiple``) of a randomly chosen level, randomly turned.
 
         With ``warp`` the authors' mix instead: a plain crop of the input, a turned crop of a source, or a
         crop of a source warped by a random affine transform.
