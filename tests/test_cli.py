@@ -174,3 +174,21 @@ def test_bench_reports_psnr_and_writes_json(tmp_path, capsys):
     assert set(parsed["mean"]) == {"bicubic", "lanczos"}
     assert 20 < parsed["mean"]["lanczos"]["psnr"] < 60
     assert parsed["rows"][0]["size"] == [44, 40]
+
+
+def test_bench_center_crop_measures_the_middle_of_each_image(tmp_path, capsys):
+    data = tmp_path / "hr"
+    data.mkdir()
+    rng = np.random.default_rng(2)
+    Image.fromarray(rng.integers(0, 256, (40, 44, 3), dtype=np.uint8)).save(data / "one.png")
+    report = tmp_path / "r.json"
+    flags = ["--method", "lanczos", "--scale", "2", "--center-crop", "21", "--json", str(report)]
+    assert main(["bench", "--dataset", str(data), *flags]) == 0
+    import json
+
+    parsed = json.loads(report.read_text())
+    assert parsed["rows"][0]["size"] == [20, 20]  # 21 x 21, mod-cropped to x2
+    assert parsed["config"]["center_crop"] == 21
+    too_small = ["--method", "lanczos", "--scale", "2", "--center-crop", "3"]
+    assert main(["bench", "--dataset", str(data), *too_small]) == 2
+    assert "--center-crop" in capsys.readouterr().err

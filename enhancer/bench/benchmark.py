@@ -17,6 +17,7 @@ from enhancer.imaging.colour import quantize_8bit
 from enhancer.imaging.image import ImageData
 from enhancer.imaging.io import find_images, load_image, save_image
 from enhancer.imaging.metrics import psnr_y, ssim_y
+from enhancer.imaging.resize import central_crop
 from enhancer.runtime.jobs import CancelToken, ProgressListener
 from enhancer.runtime.runner import Job, run_job
 
@@ -55,6 +56,7 @@ class BenchConfig:
     device: str = "auto"
     seed: int | None = 0
     save_dir: Path | None = None
+    center_crop: int | None = None  # measure only each HR image's central N x N (quick, repeatable checks)
 
 
 @dataclass
@@ -137,6 +139,8 @@ def iter_benchmark(
     )
     for path in paths:
         original = load_image(path)
+        if config.center_crop is not None:
+            original = original.with_pixels(central_crop(original.pixels, config.center_crop))
         hr, lr = bicubic_degrade(original.pixels, config.scale)
         row = BenchRow(path.stem, (hr.shape[1], hr.shape[0]))
         for method_id in methods:

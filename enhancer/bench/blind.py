@@ -29,7 +29,7 @@ from enhancer.bench.protocol import aniso_degrade, random_aniso_kernel
 from enhancer.imaging.io import find_images, load_image, save_image
 from enhancer.imaging.kernels import compare_kernels, save_kernel, two_step_kernel
 from enhancer.imaging.metrics import psnr_y, ssim_y
-from enhancer.imaging.resize import bicubic_kernel, imresize
+from enhancer.imaging.resize import bicubic_kernel, central_crop, imresize
 from enhancer.methods.kernelgan import zssr_config
 from enhancer.methods.zssr import zssr_upscale
 from enhancer.runtime.jobs import CancelToken, Progress, ProgressListener
@@ -51,6 +51,7 @@ class BlindConfig:
     device: str = "auto"
     seed: int = 0
     save_dir: Path | None = None
+    center_crop: int | None = None  # measure only each HR image's central N x N
     kernels_only: bool = False  # estimate the kernels and score them; no image is enlarged
 
 
@@ -149,6 +150,8 @@ def iter_blind_benchmark(
     progress = Progress(listener, cancel)
     for index, path in enumerate(paths, start=config.skip):
         original = load_image(path)
+        if config.center_crop is not None:
+            original = original.with_pixels(central_crop(original.pixels, config.center_crop))
         kernel = image_kernel(config.seed, index)
         hr, lr = aniso_degrade(original.pixels, scale, kernel)
         pixels = lr[:, :, :1] if original.grey else lr

@@ -260,3 +260,14 @@ def mod_crop(image: np.ndarray, scale: int) -> np.ndarray:
     """Crop the bottom and right edges so both sides are multiples of ``scale`` (the protocol's mod-crop)."""
     h, w = image.shape[:2]
     return image[: h - h % scale, : w - w % scale]
+
+
+def central_crop(image: np.ndarray, side: int, multiple: int = 1) -> np.ndarray:
+    """The central ``side`` x ``side`` window (each side at most the image's), sides cut to a ``multiple``."""
+    if side < 1 or multiple < 1:
+        raise ValueError(f"side and multiple must be positive, got {side} and {multiple}")
+    h, w = image.shape[:2]
+    ch = min(side, h) // multiple * multiple
+    cw = min(side, w) // multiple * multiple
+    top, left = (h - ch) // 2, (w - cw) // 2
+    return image[top : top + ch, left : left + cw]

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from enhancer.imaging.image import ImageData
-from enhancer.imaging.resize import downscale_with_kernel_torch, imresize, imresize_torch
+from enhancer.imaging.resize import central_crop, downscale_with_kernel_torch, imresize, imresize_torch
 from enhancer.imaging.tiling import run_tiled
 from enhancer.methods.registry import Method, MethodResult, RunContext, option, register
 from enhancer.nets.zssr_net import PAPER_DEPTH, PAPER_WIDTH, ZSSRNet
@@ -498,14 +498,6 @@ def _reconstruction_error(
     return float(F.mse_loss(rebuilt.float(), reference))
 
 
-def _central_crop(pixels: np.ndarray, side: int, multiple: int) -> np.ndarray:
-    h, w = pixels.shape[:2]
-    ch = min(side, h) // multiple * multiple
-    cw = min(side, w) // multiple * multiple
-    top, left = (h - ch) // 2, (w - cw) // 2
-    return pixels[top : top + ch, left : left + cw]
-
-
 def _train(
     net: ZSSRNet,
     sources: list[np.ndarray],
@@ -522,7 +514,7 @@ def _train(
     sampler = _FatherSampler(
         sources, multiple, config.crop_size, config.augment, rng, config.batch_size, config.warp_fathers
     )
-    reference = _to_tensor(_central_crop(sources[0], RECONSTRUCTION_MAX_SIDE, multiple), device)
+    reference = _to_tensor(central_crop(sources[0], RECONSTRUCTION_MAX_SIDE, multiple), device)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
     policy = _PaperLearningRate(config) if config.lr_policy == "paper" else None
     mixed = config.mixed_precision

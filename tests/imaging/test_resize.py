@@ -12,6 +12,7 @@ from enhancer.imaging.colour import quantize_8bit
 from enhancer.imaging.metrics import psnr_y
 from enhancer.imaging.resize import (
     bicubic_kernel,
+    central_crop,
     cubic,
     downscale_with_kernel,
     downscale_with_kernel_torch,
@@ -219,3 +220,14 @@ def test_bicubic_oracle(folder, scale):
         pytest.skip(f"evaluation images not present at {EVAL_DIR / folder}")
     measured = _oracle_psnr(folder, scale)
     assert measured == pytest.approx(ORACLE[folder, scale], abs=ORACLE_TOLERANCE_DB)
+
+
+def test_central_crop_takes_the_middle_window_cut_to_a_multiple():
+    image = np.arange(7 * 10).reshape(7, 10)
+    window = central_crop(image, 4)
+    assert window.shape == (4, 4)
+    assert window[0, 0] == image[1, 3]  # (7 - 4) // 2, (10 - 4) // 2
+    assert central_crop(image, 100).shape == (7, 10)  # never larger than the image
+    assert central_crop(image, 100, multiple=3).shape == (6, 9)
+    with pytest.raises(ValueError):
+        central_crop(image, 0)
