@@ -597,9 +597,10 @@ def resolve_config(options: KernelGANOptions) -> KernelGANConfig:
 def zssr_config(options: KernelGANOptions, *, kernel_mode: bool = True) -> ZSSRConfig:
     """The settings of the method's ZSSR stage: the preset's in given-kernel mode, with ``zssr_iterations``.
 
-    ``kernel_mode=False`` gives the same run assuming bicubic (the blind benchmark's baseline).
+    ``kernel_mode=False`` gives the same run assuming bicubic (the blind benchmark's baseline): one jump at
+    x2 like the kernel's run (a kernel is estimated for integer scales, so no gradual x2).
     """
-    config = zssr_preset_config(options.preset, kernel_mode=kernel_mode)
+    config = replace(zssr_preset_config(options.preset, kernel_mode=kernel_mode), gradual_x2=False)
     if options.zssr_iterations is None:
         return config
     return replace(

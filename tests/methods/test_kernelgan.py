@@ -25,6 +25,7 @@ from enhancer.methods.kernelgan import (
     postprocess_kernel,
     preset_config,
     resolve_config,
+    zssr_config,
 )
 from enhancer.runtime.jobs import CancelToken, JobCancelled, Progress
 from enhancer.runtime.runner import Job, run_job
@@ -148,6 +149,13 @@ def test_presets_and_iteration_overrides():
     assert config.iterations == 300 and config.lr_drop_every == 75
     with pytest.raises(ValueError):
         preset_config("slow")
+
+
+def test_the_zssr_stage_and_its_bicubic_baseline_run_the_same_steps():
+    options = KernelGANOptions(preset="quality", zssr_iterations=500)
+    given, assumed = zssr_config(options), zssr_config(options, kernel_mode=False)
+    assert not given.gradual_x2 and not assumed.gradual_x2  # the kernel is estimated for integer scales
+    assert given.max_iterations == assumed.max_iterations == 500
 
 
 def test_progress_reports_losses_and_cancel_stops_within_a_second():
