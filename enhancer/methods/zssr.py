@@ -12,7 +12,8 @@ input's own downscaled copies, then is applied to the input. One scale step runs
 3. *Output*: the input in the 8 rotations/flips through the net, turned back, the per-pixel median, then
    back-projection so that shrinking the output reproduces the input. Inference goes through the tiler.
 
-x4 can go gradually (x2, then x4 with the x2 result joining the fathers). ``zssr_upscale`` is the plain
+Scales go gradually in ``quality``: x2 as the authors' six steps through x1.5 (the x1.5 result joins the
+fathers), x4 as x2 then x4 (likewise the x2 result). ``zssr_upscale`` is the plain
 numpy entry point (the KernelGAN method calls it with its estimated kernel); ``run_zssr`` is the registered
 method.
 """
@@ -172,7 +173,9 @@ class ZSSROptions:
     """ZSSR's user-facing options: a preset, and overrides of its settings (empty/auto = the preset's)."""
 
     preset: str = option(
-        "quality", "quality: the paper's configuration; fast: a short run for a CPU", choices=PRESETS
+        "quality",
+        "quality: the authors' configuration (on a CPU about an hour per photo at x2); fast: a short run for a CPU",
+        choices=PRESETS,
     )
     iterations: int | None = option(
         None, "most training iterations per scale step (quality: 3000, fast: 600)", minimum=10, maximum=20000
