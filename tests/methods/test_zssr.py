@@ -203,6 +203,26 @@ def test_progress_reports_stages_figures_and_eta(photo):
     assert any(u.eta_s is not None for u in updates)
 
 
+def test_progress_of_the_self_stopping_policy_counts_against_an_expected_length():
+    config = zssr.preset_config("quality")  # cap 3000, the paper's policy
+    assert zssr._expected_iterations(config, []) == 2000  # before any step: two thirds of the cap
+    assert zssr._expected_iterations(config, [1000, 1400]) == 1200  # then the mean of the finished steps
+    assert zssr._training_fraction(600, 1200, 3000) == pytest.approx(0.5)
+    assert zssr._training_fraction(1500, 1200, 3000) == zssr.UNFINISHED_TRAINING_CAP  # longer than expected
+    assert zssr._training_fraction(1500, 3000, 3000) == pytest.approx(0.5)  # a fixed length is exact
+
+
+def test_gradual_progress_with_the_paper_policy_only_moves_forward(photo):
+    lr = np.clip(imresize(photo[:40, :40], scale=0.5), 0, 1).astype(np.float32)
+    config = replace(TINY, lr_policy="paper", gradual_x2=True, max_iterations=30)
+    updates = []
+    summary: dict[str, float] = {}
+    zssr.zssr_upscale(lr, 2, config, progress=Progress(updates.append), seed=0, device="cpu", summary=summary)
+    fractions = [u.fraction for u in updates]
+    assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
+    assert sum(1 for key in summary if key.endswith("_iterations")) == len(zssr.GRADUAL_X2_STEPS)
+
+
 def test_cancel_stops_within_a_second(photo):
     lr = np.clip(imresize(photo[:64, :64], scale=0.5), 0, 1).astype(np.float32)
     config = replace(TINY, max_iterations=100_000)
