@@ -519,7 +519,10 @@ def _training_fraction(done: int, expected: int, cap: int) -> float:
 
 
 def _expected_iterations(config: ZSSRConfig, finished: list[int]) -> int:
-    """How long the next run of the paper's policy is likely to be: the mean of the finished ones, else a share."""
+    """How long the next training run is likely to be: its fixed length, or for the paper's policy (which stops
+    by itself) the mean of the finished runs, else a share of the cap."""
+    if config.lr_policy != "paper":
+        return config.max_iterations
     guess = sum(finished) / len(finished) if finished else EXPECTED_SHARE_OF_CAP * config.max_iterations
     return max(1, min(config.max_iterations, round(guess)))
 
@@ -538,8 +541,7 @@ def _train(
 ) -> dict[str, float]:
     """Train ``net`` on father/son pairs from ``sources`` (``sources[0]`` is the input); returns a summary.
 
-    ``expected_iterations`` is what progress counts against when the paper's policy (which stops by itself)
-    is on; the cap when omitted.
+    ``expected_iterations`` is what progress counts against (``_expected_iterations`` of none when omitted).
     """
     multiple = degradation.multiple
     sampler = _FatherSampler(
@@ -548,7 +550,7 @@ def _train(
     reference = _to_tensor(central_crop(sources[0], RECONSTRUCTION_MAX_SIDE, multiple), device)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
     policy = _PaperLearningRate(config) if config.lr_policy == "paper" else None
-    expected = config.max_iterations if policy is None else expected_iterations or config.max_iterations
+    expected = expected_iterations or _expected_iterations(config, [])
     mixed = config.mixed_precision
     losses: list[torch.Tensor] = []  # kept on the device: no sync per iteration on a GPU
     rate = config.learning_rate
