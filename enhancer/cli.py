@@ -242,6 +242,20 @@ def cmd_kernel(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_irn_files(args: argparse.Namespace, make_job) -> int:
+    """Run IRN's shrink or restore over the inputs into PNGs (lossless; a shrunk copy carries its marker in one)."""
+    failures = run_files(
+        [Path(p) for p in args.inputs],
+        Path(args.out_dir),
+        make_job,
+        fmt="png",
+        quality=95,
+        overwrite=args.overwrite,
+        quiet=args.quiet,
+    )
+    return 1 if failures else 0
+
+
 def cmd_shrink(args: argparse.Namespace) -> int:
     from enhancer.runtime.runner import Job
 
@@ -258,16 +272,7 @@ def cmd_shrink(args: argparse.Namespace) -> int:
             max_pixels=args.max_pixels,
         )
 
-    failures = run_files(
-        [Path(p) for p in args.inputs],
-        Path(args.out_dir),
-        make_job,
-        fmt="png",
-        quality=95,
-        overwrite=args.overwrite,
-        quiet=args.quiet,
-    )
-    return 1 if failures else 0
+    return _run_irn_files(args, make_job)
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
@@ -298,16 +303,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     if args.force and not args.scale:
         _print_error("--force needs --scale (an image without IRN's marker does not say its scale)")
         return 2
-    failures = run_files(
-        [Path(p) for p in args.inputs],
-        Path(args.out_dir),
-        make_job,
-        fmt="png",
-        quality=95,
-        overwrite=args.overwrite,
-        quiet=args.quiet,
-    )
-    return 1 if failures else 0
+    return _run_irn_files(args, make_job)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
