@@ -345,6 +345,31 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_merge(args: argparse.Namespace) -> int:
+    from enhancer.bench.benchmark import format_row, format_summary, merge_reports, read_json, write_json
+    from enhancer.imaging.io import find_images
+
+    try:
+        report = merge_reports([read_json(Path(path)) for path in args.reports])
+    except ValueError as error:
+        _print_error(str(error))
+        return 1
+    for row in report.rows:
+        print(format_row(row))
+    print(format_summary(report))
+    dataset = report.config.dataset
+    if dataset.is_dir():
+        total = len(find_images([dataset]))
+        missing = total - len(report.rows)
+        print(
+            f"covers {len(report.rows)} of the {total} images in {dataset}"
+            + (f"; {missing} missing" if missing else "")
+        )
+    if args.json:
+        write_json(report, Path(args.json))
+    return 0
+
+
 def _bench_aniso(args: argparse.Namespace) -> int:
     """The blind benchmark (DIV2KRK-style random anisotropic kernels): see ``enhancer.bench.blind``."""
     from enhancer.bench.blind import (
@@ -502,6 +527,13 @@ def build_parser(method: Method | None = None, command: str | None = None) -> ar
     )
     _common_run_args(restore)
     restore.set_defaults(func=cmd_restore)
+
+    merge = sub.add_parser(
+        "bench-merge", help="add up bench reports of parts of one dataset (--skip/--limit runs) into one"
+    )
+    merge.add_argument("reports", nargs="+", help="JSON reports that `enhancer bench --json` wrote")
+    merge.add_argument("--json", default=None, help="write the merged report as JSON here")
+    merge.set_defaults(func=cmd_bench_merge)
 
     bench = sub.add_parser("bench", help="measure a method against the papers' protocol")
     bench.add_argument("--method", required=True)

@@ -192,3 +192,37 @@ def test_bench_center_crop_measures_the_middle_of_each_image(tmp_path, capsys):
     too_small = ["--method", "lanczos", "--scale", "2", "--center-crop", "3"]
     assert main(["bench", "--dataset", str(data), *too_small]) == 2
     assert "--center-crop" in capsys.readouterr().err
+
+
+def test_bench_merge_adds_up_runs_over_parts_of_a_dataset(tmp_path, capsys):
+    import json
+
+    data = tmp_path / "hr"
+    data.mkdir()
+    rng = np.random.default_rng(3)
+    for name in ("a", "b", "c"):
+        Image.fromarray(rng.integers(0, 256, (24, 28, 3), dtype=np.uint8)).save(data / f"{name}.png")
+    flags = ["bench", "--dataset", str(data), "--method", "lanczos", "--scale", "2"]
+    assert main([*flags, "--json", str(tmp_path / "all.json")]) == 0
+    assert main([*flags, "--limit", "2", "--json", str(tmp_path / "first.json")]) == 0
+    assert main([*flags, "--skip", "2", "--json", str(tmp_path / "rest.json")]) == 0
+    capsys.readouterr()
+    merged = tmp_path / "merged.json"
+    parts = [str(tmp_path / "rest.json"), str(tmp_path / "first.json")]
+    assert main(["bench-merge", *parts, "--json", str(merged)]) == 0
+    assert "covers 3 of the 3 images" in capsys.readouterr().out
+    whole, added = json.loads((tmp_path / "all.json").read_text()), json.loads(merged.read_text())
+    assert [row["image"] for row in added["rows"]] == ["a", "b", "c"]
+    for method in ("bicubic", "lanczos"):
+        assert added["mean"][method]["psnr"] == pytest.approx(whole["mean"][method]["psnr"], abs=1e-9)
+
+    assert main(["bench-merge", str(tmp_path / "first.json")]) == 0
+    assert "1 missing" in capsys.readouterr().out
+    assert main(["bench-merge", str(tmp_path / "all.json"), str(tmp_path / "rest.json")]) == 1
+    assert "more than once: c" in capsys.readouterr().err
+    assert main([*flags[:-1], "4", "--skip", "2", "--json", str(tmp_path / "x4.json")]) == 0
+    assert main(["bench-merge", str(tmp_path / "first.json"), str(tmp_path / "x4.json")]) == 1
+    assert "differ in scale" in capsys.readouterr().err
+    (tmp_path / "junk.json").write_text("{")
+    assert main(["bench-merge", str(tmp_path / "junk.json")]) == 1
+    assert "not a bench report" in capsys.readouterr().err

@@ -6,7 +6,7 @@ import json
 import os
 import platform
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -245,6 +245,60 @@ def format_summary(report: BenchReport) -> str:
             f"{mean.seconds:8.3f} s/image  ({ratio:.1f}x bicubic's time)"
         )
     return "\n".join(lines)
+
+
+# What must agree for runs over parts of a dataset to add up to one figure (the device and machine may differ).
+_MERGE_KEYS = ("method_id", "scale", "options", "seed", "center_crop")
+
+
+def read_json(path: Path) -> BenchReport:
+    """A report that ``write_json`` wrote (ValueError when the file is not one)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        raw = data["config"]
+        unknown = set(raw) - {f.name for f in fields(BenchConfig)}
+        if unknown:
+            raise ValueError(f"unexpected config keys {sorted(unknown)} (a blind benchmark report?)")
+        config = BenchConfig(**{**raw, "dataset": Path(raw["dataset"]), "save_dir": None})
+        rows = [
+            BenchRow(
+                row["image"],
+                (int(row["size"][0]), int(row["size"][1])),
+                {m: Score(**score) for m, score in row["scores"].items()},
+                row.get("info", {}),
+            )
+            for row in data["rows"]
+        ]
+        return BenchReport(config, str(data["machine"]), rows)
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError, IndexError) as error:
+        raise ValueError(f"{path}: not a bench report ({error})") from error
+
+
+def merge_reports(reports: list[BenchReport]) -> BenchReport:
+    """One report from runs over disjoint parts of a dataset (``--skip``/``--limit``), rows in image order.
+
+    Refuses reports that measured something different or the same image twice, since their mean would not be
+    one figure.
+    """
+    if not reports:
+        raise ValueError("no reports to merge")
+    first = reports[0].config
+    for report in reports[1:]:
+        for key in _MERGE_KEYS:
+            if getattr(report.config, key) != getattr(first, key):
+                raise ValueError(
+                    f"reports differ in {key}: {getattr(first, key)!r} and {getattr(report.config, key)!r}"
+                )
+        if report.config.dataset.name != first.dataset.name:
+            raise ValueError(f"reports of different datasets: {first.dataset} and {report.config.dataset}")
+    rows = sorted((row for report in reports for row in report.rows), key=lambda row: row.image)
+    names = [row.image for row in rows]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(f"images measured more than once: {', '.join(repeated)}")
+    machines = list(dict.fromkeys(report.machine for report in reports))
+    config = replace(first, skip=0, limit=None, save_dir=None)
+    return BenchReport(config, " + ".join(machines), rows)
 
 
 def write_json(report: BenchReport, path: Path) -> None:
