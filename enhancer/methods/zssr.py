@@ -114,6 +114,7 @@ class ZSSRConfig:
     noise_std: float = 0.0
     gradual: bool = True  # x4 as x2 then x4
     gradual_x2: bool = True  # x2 in the authors' six steps through x1.5 (their account: ~0.3 dB, 6x the time)
+    gradual_x2_in_x4: bool = False  # gradual x4's x2 stage in those six steps too (under trial, train/ only)
     mixed_precision: bool = False  # bf16 autocast, CUDA only
 
     def __post_init__(self) -> None:
@@ -165,6 +166,7 @@ def preset_config(
             config,
             augment=False,
             gradual_x2=False,
+            gradual_x2_in_x4=False,
             ensemble=1,
             back_projection=min(config.back_projection, KERNEL_MODE_BACK_PROJECTION),
         )
@@ -220,6 +222,11 @@ class ZSSROptions:
         "x2 in the authors' six steps through x1.5 (quality: on, fast: off; ~0.3 dB better, 6x the time)",
         choices=SWITCH_CHOICES,
     )
+    gradual_x2_in_x4: str = option(
+        "auto",
+        "gradual x4's x2 stage in those six steps too (off unless on: not yet measured to help)",
+        choices=SWITCH_CHOICES,
+    )
     real_photo: bool = option(False, "real-photo mode: noise on the training sons, no back-projection")
     noise_std: float | None = option(
         None, "std of the noise added to the sons (real-photo: 0.0125)", minimum=0.0, maximum=0.2
@@ -251,6 +258,7 @@ def resolve_config(options: ZSSROptions, *, kernel_mode: bool = False) -> ZSSRCo
         config,
         gradual=_switch(options.gradual, config.gradual),
         gradual_x2=_switch(options.gradual_x2, config.gradual_x2),
+        gradual_x2_in_x4=_switch(options.gradual_x2_in_x4, config.gradual_x2_in_x4),
         back_project_members=_switch(options.member_back_projection, config.back_project_members),
         warp_fathers=_switch(options.warp_fathers, config.warp_fathers),
         mixed_precision=_switch(options.mixed_precision, config.mixed_precision),
@@ -696,10 +704,11 @@ def _infer(
 
 
 def _scale_steps(scale: int, config: ZSSRConfig) -> list[Step]:
+    gradual_x2 = [_step(*factors) for factors in GRADUAL_X2_STEPS]
     if config.gradual and scale == 4:
-        return [_step(2), _step(4)]
+        return [*(gradual_x2 if config.gradual_x2_in_x4 else [_step(2)]), _step(4)]
     if config.gradual_x2 and scale == 2:
-        return [_step(*factors) for factors in GRADUAL_X2_STEPS]
+        return gradual_x2
     return [_step(scale)]
 
 

@@ -290,6 +290,20 @@ def test_gradual_x4_goes_through_x2(photo):
     assert "x2_iterations" in summary and "x4_iterations" in summary
 
 
+def test_gradual_x4_can_run_its_x2_stage_in_the_six_steps(photo):
+    lr = np.clip(imresize(photo[:64, :64], scale=0.25), 0, 1).astype(np.float32)
+    summary: dict[str, float] = {}
+    config = replace(TINY, gradual=True, gradual_x2_in_x4=True, max_iterations=10)
+    out = zssr.zssr_upscale(lr, 4, config, seed=0, device="cpu", summary=summary)
+    assert out.shape == (64, 64, 3)
+    names = ["x1-1.5", "x1.5-1", "x1.5", "x1.5-2", "x2-1.5", "x2", "x4"]
+    assert [key[: -len("_iterations")] for key in summary if key.endswith("_iterations")] == names
+    method = get_method("zssr")
+    assert not zssr.preset_config("quality").gradual_x2_in_x4  # opt-in until measured
+    assert zssr.resolve_config(method.make_options({"gradual_x2_in_x4": "on"})).gradual_x2_in_x4
+    assert not zssr.preset_config("quality", kernel_mode=True).gradual_x2_in_x4
+
+
 def test_gradual_x2_goes_through_the_authors_six_steps(photo, monkeypatch):
     """x1-1.5, x1.5-1, x1.5, x1.5-2, x2-1.5, x2: each trains the same net; only x1.5 and x2 are inferred, and
     the x1.5 result (from an input cropped to even sides) joins the fathers."""
