@@ -299,7 +299,7 @@ def test_gradual_x4_can_run_its_x2_stage_in_the_six_steps(photo):
     names = ["x1-1.5", "x1.5-1", "x1.5", "x1.5-2", "x2-1.5", "x2", "x4"]
     assert [key[: -len("_iterations")] for key in summary if key.endswith("_iterations")] == names
     method = get_method("zssr")
-    assert not zssr.preset_config("quality").gradual_x2_in_x4  # opt-in until measured
+    assert not zssr.preset_config("quality").gradual_x2_in_x4  # measured worse on train/ (docs/BENCHMARKS.md)
     assert zssr.resolve_config(method.make_options({"gradual_x2_in_x4": "on"})).gradual_x2_in_x4
     assert not zssr.preset_config("quality", kernel_mode=True).gradual_x2_in_x4
 
