@@ -86,6 +86,10 @@ MAX_BACK_PROJECTION_CONTEXT = 12
 PRESETS = ("quality", "fast")
 SWITCH_CHOICES = ("auto", "on", "off")
 LR_POLICIES = ("paper", "cosine")
+# area: a source with probability by its area; scale: the authors' rule, a scale uniform between 0.5 and the
+# largest source's (in input sizes), then the smallest source that reaches it; scale-level: that, and the
+# resampled fathers at that scale too.
+SOURCE_DRAWS = ("area", "scale", "scale-level")
 # Ensemble members in an order whose prefixes are subgroups of the 8: {id}, {id, transpose},
 # {id, transpose, rot180, anti-transpose}, then the rest. Index = rotations + 4 * flipped.
 ENSEMBLE_ORDER = (0, 5, 2, 7, 1, 4, 3, 6)
@@ -108,6 +112,7 @@ class ZSSRConfig:
     lr_policy: str = "paper"  # "paper" (adaptive, stops by itself) or "cosine" (exactly max_iterations)
     augment: bool = True  # fathers in the 8 rotations/flips
     warp_fathers: bool = False  # half the fathers affine-warped (any angle, shear); else a bicubic pyramid
+    source_draw: str = "area"  # how a father's source is drawn when there are several: see SOURCE_DRAWS
     ensemble: int = DIHEDRAL  # self-ensemble members (median), 1..8
     back_projection: int = PAPER_BACK_PROJECTION
     back_project_members: bool = True  # the authors back-project each ensemble member before the median too
@@ -118,6 +123,8 @@ class ZSSRConfig:
     mixed_precision: bool = False  # bf16 autocast, CUDA only
 
     def __post_init__(self) -> None:
+        if self.source_draw not in SOURCE_DRAWS:
+            raise ValueError(f"source_draw must be one of {SOURCE_DRAWS}, got {self.source_draw!r}")
         if self.lr_policy not in LR_POLICIES:
             raise ValueError(f"lr_policy must be one of {LR_POLICIES}, got {self.lr_policy!r}")
         if not 1 <= self.ensemble <= DIHEDRAL:
@@ -227,6 +234,11 @@ class ZSSROptions:
         "gradual x4's x2 stage in those six steps too (off: -0.04 dB on train/ images, 2.2x the time)",
         choices=SWITCH_CHOICES,
     )
+    source_draw: str = option(
+        "auto",
+        "with several father sources (gradual SR): area: drawn by area; scale: the authors' rule (see docs)",
+        choices=("auto", *SOURCE_DRAWS),
+    )
     real_photo: bool = option(False, "real-photo mode: noise on the training sons, no back-projection")
     noise_std: float | None = option(
         None, "std of the noise added to the sons (real-photo: 0.0125)", minimum=0.0, maximum=0.2
@@ -252,6 +264,7 @@ def resolve_config(options: ZSSROptions, *, kernel_mode: bool = False) -> ZSSRCo
         "back_projection": options.back_projection,
         "noise_std": options.noise_std,
         "lr_policy": None if options.lr_policy == "auto" else options.lr_policy,
+        "source_draw": None if options.source_draw == "auto" else options.source_draw,
     }
     config = replace(base, **{k: v for k, v in overrides.items() if v is not None})
     return replace(
@@ -368,6 +381,7 @@ class _FatherSampler:
         rng: np.random.Generator,
         batch: int = 1,
         warp: bool = False,
+        source_draw: str = "area",
     ) -> None:
         self.multiple = multiple  # crop sides are multiples of this (the son's size is then exact)
         self.crop = crop
@@ -391,6 +405,9 @@ class _FatherSampler:
             self.crop = min(crop, smallest)
         areas = np.array([p[0].shape[0] * p[0].shape[1] for p in self.pyramids], dtype=np.float64)
         self.source_weights = areas / areas.sum()
+        self.source_draw = source_draw if len(sources) > 1 else "area"
+        self.source_scales = np.sqrt(areas / areas[0])  # each source's size in input sizes
+        self.sources_by_scale = np.argsort(self.source_scales, kind="stable")
 
     def draw(self) -> np.ndarray:
         """One father: a crop (sides multiples of ``multiple``) of a randomly chosen level, randomly turned.
@@ -398,7 +415,12 @@ class _FatherSampler:
         With ``warp`` the authors' mix instead: a plain crop of the input, a turned crop of a source, or a
         crop of a source warped by a random affine transform.
         """
-        source = self.rng.choice(len(self.pyramids), p=self.source_weights)
+        wanted = 1.0  # the father's scale in input sizes ("scale" draws)
+        if self.source_draw == "area":
+            source = self.rng.choice(len(self.pyramids), p=self.source_weights)
+        else:
+            wanted = self.rng.uniform(FATHER_MIN_SCALE, self.source_scales.max())
+            source = next(i for i in self.sources_by_scale if self.source_scales[i] >= wanted - 1e-6)
         if self.warp:
             chooser = self.rng.random()
             if chooser < PLAIN_FATHER_PROBABILITY:
@@ -409,6 +431,10 @@ class _FatherSampler:
         levels = self.pyramids[source]
         if len(levels) == 1 or self.rng.random() < UNRESAMPLED_FATHER_PROBABILITY:
             level = levels[0]
+        elif self.source_draw == "scale-level":
+            relative = wanted / self.source_scales[source]
+            index = int(np.argmin(np.abs(np.linspace(1.0, FATHER_MIN_SCALE, FATHER_LEVELS) - relative)))
+            level = levels[min(index, len(levels) - 1)]
         else:
             areas = np.array([lv.shape[0] * lv.shape[1] for lv in levels], dtype=np.float64)
             level = levels[self.rng.choice(len(levels), p=areas / areas.sum())]
@@ -553,7 +579,14 @@ def _train(
     """
     multiple = degradation.multiple
     sampler = _FatherSampler(
-        sources, multiple, config.crop_size, config.augment, rng, config.batch_size, config.warp_fathers
+        sources,
+        multiple,
+        config.crop_size,
+        config.augment,
+        rng,
+        config.batch_size,
+        config.warp_fathers,
+        config.source_draw,
     )
     reference = _to_tensor(central_crop(sources[0], RECONSTRUCTION_MAX_SIDE, multiple), device)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
