@@ -90,6 +90,12 @@ LR_POLICIES = ("paper", "cosine")
 # largest source's (in input sizes), then the smallest source that reaches it; scale-level: that, and the
 # resampled fathers at that scale too.
 SOURCE_DRAWS = ("area", "scale", "scale-level")
+# Gradual x4's steps after its x2 stage: straight to x4, through x3, or x2's six-step pattern moved to x2-x4.
+X4_PATHS = {
+    "x2": ((4, 4),),
+    "x3": ((3, 3), (4, 4)),
+    "six": ((2, 3), (3, 2), (3, 3), (3, 4), (4, 3), (4, 4)),
+}
 # Ensemble members in an order whose prefixes are subgroups of the 8: {id}, {id, transpose},
 # {id, transpose, rot180, anti-transpose}, then the rest. Index = rotations + 4 * flipped.
 ENSEMBLE_ORDER = (0, 5, 2, 7, 1, 4, 3, 6)
@@ -120,9 +126,12 @@ class ZSSRConfig:
     gradual: bool = True  # x4 as x2 then x4
     gradual_x2: bool = True  # x2 in the authors' six steps through x1.5 (their account: ~0.3 dB, 6x the time)
     gradual_x2_in_x4: bool = False  # gradual x4's x2 stage in those six steps too (measured worse on train/)
+    x4_path: str = "x2"  # gradual x4's steps after x2: see X4_PATHS
     mixed_precision: bool = False  # bf16 autocast, CUDA only
 
     def __post_init__(self) -> None:
+        if self.x4_path not in X4_PATHS:
+            raise ValueError(f"x4_path must be one of {tuple(X4_PATHS)}, got {self.x4_path!r}")
         if self.source_draw not in SOURCE_DRAWS:
             raise ValueError(f"source_draw must be one of {SOURCE_DRAWS}, got {self.source_draw!r}")
         if self.lr_policy not in LR_POLICIES:
@@ -234,6 +243,11 @@ class ZSSROptions:
         "gradual x4's x2 stage in those six steps too (off: -0.04 dB on train/ images, 2.2x the time)",
         choices=SWITCH_CHOICES,
     )
+    x4_path: str = option(
+        "auto",
+        "gradual x4's steps after x2: x2 (straight to x4), x3 (through x3), six (x2's six-step pattern, x2 to x4)",
+        choices=("auto", *X4_PATHS),
+    )
     source_draw: str = option(
         "auto",
         "with several father sources (gradual SR): area: drawn by area; scale: the authors' rule (see docs)",
@@ -265,6 +279,7 @@ def resolve_config(options: ZSSROptions, *, kernel_mode: bool = False) -> ZSSRCo
         "noise_std": options.noise_std,
         "lr_policy": None if options.lr_policy == "auto" else options.lr_policy,
         "source_draw": None if options.source_draw == "auto" else options.source_draw,
+        "x4_path": None if options.x4_path == "auto" else options.x4_path,
     }
     config = replace(base, **{k: v for k, v in overrides.items() if v is not None})
     return replace(
@@ -739,7 +754,8 @@ def _infer(
 def _scale_steps(scale: int, config: ZSSRConfig) -> list[Step]:
     gradual_x2 = [_step(*factors) for factors in GRADUAL_X2_STEPS]
     if config.gradual and scale == 4:
-        return [*(gradual_x2 if config.gradual_x2_in_x4 else [_step(2)]), _step(4)]
+        x2 = gradual_x2 if config.gradual_x2_in_x4 else [_step(2)]
+        return [*x2, *(_step(*factors) for factors in X4_PATHS[config.x4_path])]
     if config.gradual_x2 and scale == 2:
         return gradual_x2
     return [_step(scale)]

@@ -129,6 +129,24 @@ def test_warped_fathers_follow_the_transform_and_stay_inside_the_image(photo):
         assert np.allclose(father, 0.3, atol=1e-5)
 
 
+def test_scale_draw_takes_sources_by_the_authors_rule():
+    """With the input (72 px) and a x2 result (144 px), a scale uniform in [0.5, 2] input sizes takes the input
+    for a third of the fathers (scales up to 1) where the area draw takes it for a fifth."""
+    small = np.full((72, 72, 3), 0.25, dtype=np.float32)  # flat: every crop of every level tells its source
+    large = np.full((144, 144, 3), 0.75, dtype=np.float32)
+    shares = {}
+    for draw in zssr.SOURCE_DRAWS:
+        sampler = zssr._FatherSampler(
+            [small, large], 4, 128, True, np.random.default_rng(2), source_draw=draw
+        )
+        shares[draw] = np.mean([sampler.draw().mean() < 0.5 for _ in range(3000)])
+    assert shares["area"] == pytest.approx(0.2, abs=0.03)
+    assert shares["scale"] == pytest.approx(1 / 3, abs=0.03)
+    assert shares["scale-level"] == pytest.approx(1 / 3, abs=0.03)
+    with pytest.raises(ValueError, match="source_draw"):
+        replace(TINY, source_draw="size")
+
+
 def test_given_kernel_makes_the_sons_and_the_back_projection(photo, monkeypatch):
     """The sons come from the kernel, and the output shrunk with that kernel reproduces the input."""
     kernel = _gaussian_kernel(9, 1.6)
@@ -302,6 +320,20 @@ def test_gradual_x4_can_run_its_x2_stage_in_the_six_steps(photo):
     assert not zssr.preset_config("quality").gradual_x2_in_x4  # measured worse on train/ (docs/BENCHMARKS.md)
     assert zssr.resolve_config(method.make_options({"gradual_x2_in_x4": "on"})).gradual_x2_in_x4
     assert not zssr.preset_config("quality", kernel_mode=True).gradual_x2_in_x4
+
+
+@pytest.mark.parametrize(
+    ("path", "names"),
+    [("x3", ["x2", "x3", "x4"]), ("six", ["x2", "x2-3", "x3-2", "x3", "x3-4", "x4-3", "x4"])],
+)
+def test_gradual_x4_can_go_on_from_x2_in_more_steps(photo, path, names):
+    lr = np.clip(imresize(photo[:64, :64], scale=0.25), 0, 1).astype(np.float32)
+    summary: dict[str, float] = {}
+    config = replace(TINY, gradual=True, x4_path=path, max_iterations=6)
+    out = zssr.zssr_upscale(lr, 4, config, seed=0, device="cpu", summary=summary)
+    assert out.shape == (64, 64, 3)
+    assert [key[: -len("_iterations")] for key in summary if key.endswith("_iterations")] == names
+    assert zssr.resolve_config(get_method("zssr").make_options({"x4_path": path})).x4_path == path
 
 
 def test_gradual_x2_goes_through_the_authors_six_steps(photo, monkeypatch):
