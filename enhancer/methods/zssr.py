@@ -90,10 +90,12 @@ LR_POLICIES = ("paper", "cosine")
 # largest source's (in input sizes), then the smallest source that reaches it; scale-level: that, and the
 # resampled fathers at that scale too.
 SOURCE_DRAWS = ("area", "scale", "scale-level")
-# Gradual x4's steps after its x2 stage: straight to x4, through x3, or x2's six-step pattern moved to x2-x4.
+# Gradual x4's steps after its x2 stage: straight to x4, through x3, through x2.5, x3, x3.5, or x2's six-step
+# pattern moved to x2-x4.
 X4_PATHS = {
     "x2": ((4, 4),),
     "x3": ((3, 3), (4, 4)),
+    "halves": ((2.5, 2.5), (3, 3), (3.5, 3.5), (4, 4)),
     "six": ((2, 3), (3, 2), (3, 3), (3, 4), (4, 3), (4, 4)),
 }
 # Ensemble members in an order whose prefixes are subgroups of the 8: {id}, {id, transpose},
@@ -245,7 +247,7 @@ class ZSSROptions:
     )
     x4_path: str = option(
         "auto",
-        "gradual x4's steps after x2: x2 (straight to x4), x3 (through x3), six (x2's six-step pattern, x2 to x4)",
+        "gradual x4's steps after x2: x2 (straight to x4), x3 (through x3), halves (x2.5, x3, x3.5), six (x2's six-step pattern, x2 to x4)",
         choices=("auto", *X4_PATHS),
     )
     source_draw: str = option(
