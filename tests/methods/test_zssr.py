@@ -324,7 +324,11 @@ def test_gradual_x4_can_run_its_x2_stage_in_the_six_steps(photo):
 
 @pytest.mark.parametrize(
     ("path", "names"),
-    [("x3", ["x2", "x3", "x4"]), ("six", ["x2", "x2-3", "x3-2", "x3", "x3-4", "x4-3", "x4"])],
+    [
+        ("x3", ["x2", "x3", "x4"]),
+        ("halves", ["x2", "x2.5", "x3", "x3.5", "x4"]),
+        ("six", ["x2", "x2-3", "x3-2", "x3", "x3-4", "x4-3", "x4"]),
+    ],
 )
 def test_gradual_x4_can_go_on_from_x2_in_more_steps(photo, path, names):
     lr = np.clip(imresize(photo[:64, :64], scale=0.25), 0, 1).astype(np.float32)
