@@ -311,7 +311,7 @@ def test_gradual_x4_goes_through_x2(photo):
 def test_gradual_x4_can_run_its_x2_stage_in_the_six_steps(photo):
     lr = np.clip(imresize(photo[:64, :64], scale=0.25), 0, 1).astype(np.float32)
     summary: dict[str, float] = {}
-    config = replace(TINY, gradual=True, gradual_x2_in_x4=True, max_iterations=10)
+    config = replace(TINY, gradual=True, gradual_x2_in_x4=True, x4_path="x2", max_iterations=10)
     out = zssr.zssr_upscale(lr, 4, config, seed=0, device="cpu", summary=summary)
     assert out.shape == (64, 64, 3)
     names = ["x1-1.5", "x1.5-1", "x1.5", "x1.5-2", "x2-1.5", "x2", "x4"]
@@ -338,6 +338,8 @@ def test_gradual_x4_can_go_on_from_x2_in_more_steps(photo, path, names):
     assert out.shape == (64, 64, 3)
     assert [key[: -len("_iterations")] for key in summary if key.endswith("_iterations")] == names
     assert zssr.resolve_config(get_method("zssr").make_options({"x4_path": path})).x4_path == path
+    assert zssr.preset_config("quality").x4_path == "halves"  # best on train/ images (docs/BENCHMARKS.md)
+    assert zssr.preset_config("quality", kernel_mode=True).x4_path == "x2"  # kernels exist for x2 and x4 only
 
 
 def test_gradual_x2_goes_through_the_authors_six_steps(photo, monkeypatch):
