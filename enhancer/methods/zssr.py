@@ -86,10 +86,6 @@ MAX_BACK_PROJECTION_CONTEXT = 12
 PRESETS = ("quality", "fast")
 SWITCH_CHOICES = ("auto", "on", "off")
 LR_POLICIES = ("paper", "cosine")
-# area: a source with probability by its area; scale: the authors' rule, a scale uniform between 0.5 and the
-# largest source's (in input sizes), then the smallest source that reaches it; scale-level: that, and the
-# resampled fathers at that scale too.
-SOURCE_DRAWS = ("area", "scale", "scale-level")
 # Gradual x4's steps after its x2 stage: straight to x4, through x3, through x2.5, x3, x3.5, or x2's six-step
 # pattern moved to x2-x4.
 X4_PATHS = {
@@ -120,7 +116,6 @@ class ZSSRConfig:
     lr_policy: str = "paper"  # "paper" (adaptive, stops by itself) or "cosine" (exactly max_iterations)
     augment: bool = True  # fathers in the 8 rotations/flips
     warp_fathers: bool = False  # half the fathers affine-warped (any angle, shear); else a bicubic pyramid
-    source_draw: str = "area"  # how a father's source is drawn when there are several: see SOURCE_DRAWS
     ensemble: int = DIHEDRAL  # self-ensemble members (median), 1..8
     back_projection: int = PAPER_BACK_PROJECTION
     back_project_members: bool = True  # the authors back-project each ensemble member before the median too
@@ -134,8 +129,6 @@ class ZSSRConfig:
     def __post_init__(self) -> None:
         if self.x4_path not in X4_PATHS:
             raise ValueError(f"x4_path must be one of {tuple(X4_PATHS)}, got {self.x4_path!r}")
-        if self.source_draw not in SOURCE_DRAWS:
-            raise ValueError(f"source_draw must be one of {SOURCE_DRAWS}, got {self.source_draw!r}")
         if self.lr_policy not in LR_POLICIES:
             raise ValueError(f"lr_policy must be one of {LR_POLICIES}, got {self.lr_policy!r}")
         if not 1 <= self.ensemble <= DIHEDRAL:
@@ -254,11 +247,6 @@ class ZSSROptions:
         "(quality; +0.07 dB on train/ images for 2.2x the time); six: x2's six-step pattern from x2 to x4",
         choices=("auto", *X4_PATHS),
     )
-    source_draw: str = option(
-        "auto",
-        "with several father sources (gradual SR): area: drawn by area; scale: the authors' rule (see docs)",
-        choices=("auto", *SOURCE_DRAWS),
-    )
     real_photo: bool = option(False, "real-photo mode: noise on the training sons, no back-projection")
     noise_std: float | None = option(
         None, "std of the noise added to the sons (real-photo: 0.0125)", minimum=0.0, maximum=0.2
@@ -284,7 +272,6 @@ def resolve_config(options: ZSSROptions, *, kernel_mode: bool = False) -> ZSSRCo
         "back_projection": options.back_projection,
         "noise_std": options.noise_std,
         "lr_policy": None if options.lr_policy == "auto" else options.lr_policy,
-        "source_draw": None if options.source_draw == "auto" else options.source_draw,
         "x4_path": None if options.x4_path == "auto" else options.x4_path,
     }
     config = replace(base, **{k: v for k, v in overrides.items() if v is not None})
@@ -402,7 +389,6 @@ class _FatherSampler:
         rng: np.random.Generator,
         batch: int = 1,
         warp: bool = False,
-        source_draw: str = "area",
     ) -> None:
         self.multiple = multiple  # crop sides are multiples of this (the son's size is then exact)
         self.crop = crop
@@ -426,9 +412,6 @@ class _FatherSampler:
             self.crop = min(crop, smallest)
         areas = np.array([p[0].shape[0] * p[0].shape[1] for p in self.pyramids], dtype=np.float64)
         self.source_weights = areas / areas.sum()
-        self.source_draw = source_draw if len(sources) > 1 else "area"
-        self.source_scales = np.sqrt(areas / areas[0])  # each source's size in input sizes
-        self.sources_by_scale = np.argsort(self.source_scales, kind="stable")
 
     def draw(self) -> np.ndarray:
         """One father: a crop (sides multiples of ``multiple``) of a randomly chosen level, randomly turned.
@@ -436,12 +419,7 @@ class _FatherSampler:
         With ``warp`` the authors' mix instead: a plain crop of the input, a turned crop of a source, or a
         crop of a source warped by a random affine transform.
         """
-        wanted = 1.0  # the father's scale in input sizes ("scale" draws)
-        if self.source_draw == "area":
-            source = self.rng.choice(len(self.pyramids), p=self.source_weights)
-        else:
-            wanted = self.rng.uniform(FATHER_MIN_SCALE, self.source_scales.max())
-            source = next(i for i in self.sources_by_scale if self.source_scales[i] >= wanted - 1e-6)
+        source = self.rng.choice(len(self.pyramids), p=self.source_weights)
         if self.warp:
             chooser = self.rng.random()
             if chooser < PLAIN_FATHER_PROBABILITY:
@@ -452,10 +430,6 @@ class _FatherSampler:
         levels = self.pyramids[source]
         if len(levels) == 1 or self.rng.random() < UNRESAMPLED_FATHER_PROBABILITY:
             level = levels[0]
-        elif self.source_draw == "scale-level":
-            relative = wanted / self.source_scales[source]
-            index = int(np.argmin(np.abs(np.linspace(1.0, FATHER_MIN_SCALE, FATHER_LEVELS) - relative)))
-            level = levels[min(index, len(levels) - 1)]
         else:
             areas = np.array([lv.shape[0] * lv.shape[1] for lv in levels], dtype=np.float64)
             level = levels[self.rng.choice(len(levels), p=areas / areas.sum())]
@@ -600,14 +574,7 @@ def _train(
     """
     multiple = degradation.multiple
     sampler = _FatherSampler(
-        sources,
-        multiple,
-        config.crop_size,
-        config.augment,
-        rng,
-        config.batch_size,
-        config.warp_fathers,
-        config.source_draw,
+        sources, multiple, config.crop_size, config.augment, rng, config.batch_size, config.warp_fathers
     )
     reference = _to_tensor(central_crop(sources[0], RECONSTRUCTION_MAX_SIDE, multiple), device)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate)

@@ -129,24 +129,6 @@ def test_warped_fathers_follow_the_transform_and_stay_inside_the_image(photo):
         assert np.allclose(father, 0.3, atol=1e-5)
 
 
-def test_scale_draw_takes_sources_by_the_authors_rule():
-    """With the input (72 px) and a x2 result (144 px), a scale uniform in [0.5, 2] input sizes takes the input
-    for a third of the fathers (scales up to 1) where the area draw takes it for a fifth."""
-    small = np.full((72, 72, 3), 0.25, dtype=np.float32)  # flat: every crop of every level tells its source
-    large = np.full((144, 144, 3), 0.75, dtype=np.float32)
-    shares = {}
-    for draw in zssr.SOURCE_DRAWS:
-        sampler = zssr._FatherSampler(
-            [small, large], 4, 128, True, np.random.default_rng(2), source_draw=draw
-        )
-        shares[draw] = np.mean([sampler.draw().mean() < 0.5 for _ in range(3000)])
-    assert shares["area"] == pytest.approx(0.2, abs=0.03)
-    assert shares["scale"] == pytest.approx(1 / 3, abs=0.03)
-    assert shares["scale-level"] == pytest.approx(1 / 3, abs=0.03)
-    with pytest.raises(ValueError, match="source_draw"):
-        replace(TINY, source_draw="size")
-
-
 def test_given_kernel_makes_the_sons_and_the_back_projection(photo, monkeypatch):
     """The sons come from the kernel, and the output shrunk with that kernel reproduces the input."""
     kernel = _gaussian_kernel(9, 1.6)
