@@ -111,6 +111,14 @@ def _output_path(out_dir: Path, source: Path, fmt: str | None) -> Path:
     return out_dir / f"{source.stem}{suffix}"
 
 
+def _output_paths(out_dir: Path, source: Path, fmt: str | None, count: int) -> list[Path]:
+    """One output, or ``stem_1 … stem_N`` for a method that draws N samples."""
+    single = _output_path(out_dir, source, fmt)
+    if count <= 1:
+        return [single]
+    return [single.with_name(f"{single.stem}_{k}{single.suffix}") for k in range(1, count + 1)]
+
+
 def run_files(
     paths: list[Path],
     out_dir: Path,
@@ -133,22 +141,26 @@ def run_files(
         return 1
     for path in files:
         job = make_job(path)
-        target = _output_path(out_dir, path, fmt)
         progress = _CliProgress(path.name, quiet)
         try:
-            validate_job(job)
-            if target.exists() and not overwrite:
-                raise ImageError(target, "output exists (use --overwrite to replace it)")
+            _, options = validate_job(job)
+            targets = _output_paths(out_dir, path, fmt, getattr(options, "samples", 1))
+            for target in targets:
+                if target.exists() and not overwrite:
+                    raise ImageError(target, "output exists (use --overwrite to replace it)")
             result = run_job(job, progress)
             progress.close()
-            written = save_image(
-                result.image, target, format=fmt, quality=quality, overwrite=overwrite, protect=files
-            )
+            images = result.samples if len(targets) > 1 else [result.image]
+            written = [
+                save_image(image, target, format=fmt, quality=quality, overwrite=overwrite, protect=files)
+                for image, target in zip(images, targets, strict=True)
+            ]
             if after_result is not None:
                 after_result(path, result)
             info = ", ".join(f"{k}={v}" for k, v in result.info.items())
             if not quiet:
-                print(f"wrote {written} ({info})", file=sys.stderr)
+                names = str(written[0]) if len(written) == 1 else f"{written[0]} … {written[-1].name}"
+                print(f"wrote {names} ({info})", file=sys.stderr)
         except KeyboardInterrupt:
             progress.close()
             _print_error("interrupted")

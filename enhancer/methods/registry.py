@@ -65,11 +65,16 @@ class RunContext:
 
 @dataclass
 class MethodResult:
-    """A method's output image plus anything the user may want to see (e.g. an estimated kernel)."""
+    """A method's output image plus anything the user may want to see (e.g. an estimated kernel).
+
+    A generative method that draws several plausible outputs lists them all in ``samples`` (``image`` is the
+    first); every other method leaves it empty.
+    """
 
     image: ImageData
     extras: dict[str, Any] = field(default_factory=dict)
     info: dict[str, str] = field(default_factory=dict)
+    samples: list[ImageData] = field(default_factory=list)
 
 
 RunFunction = Callable[[ImageData, int, Any, RunContext], MethodResult]

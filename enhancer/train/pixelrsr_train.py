@@ -208,8 +208,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     def request_stop(*_: object) -> None:
         stop["now"] = True
 
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
+    previous_handlers = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
 
     def save(path: Path) -> None:
         payload = {"model": model.state_dict(), "optimiser": optimiser.state_dict(), "state": state}
@@ -260,6 +259,8 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
             save(latest)
             last_save = time.monotonic()
     save(latest)
+    for sig, handler in previous_handlers.items():
+        signal.signal(sig, handler)
     print(f"stopped at iteration {state['iteration']} ({state['seconds'] / 3600:.2f} h)", flush=True)
     return latest
 

@@ -1,0 +1,98 @@
+"""Ship a trained pixel recursive SR checkpoint: ``models/pixelrsr.pt`` plus its manifest entry.
+
+The file holds only tensors and the network's integer configuration (loaded with ``weights_only=True``).
+Torch weights, not ONNX: why is measured in docs/BENCHMARKS.md ("Pixel recursive SR"). Example::
+
+    python -m enhancer.train.pixelrsr_export --checkpoint out/pixelrsr/main/best.pt \
+        --measured out/pixelrsr/test_report.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from enhancer.methods.irn import MANIFEST_NAME, models_dir
+from enhancer.nets.pixelrsr import PixelRecursiveSR
+
+MODEL_FILE = "pixelrsr.pt"
+
+
+def save_network(network: PixelRecursiveSR, path: Path) -> str:
+    """Write the weights file; returns its sha256."""
+    payload = {"config": network.config(), "state_dict": network.state_dict()}
+    temporary = path.with_suffix(".tmp")
+    torch.save(payload, temporary)
+    temporary.replace(path)
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def export_pixelrsr(
+    network: PixelRecursiveSR,
+    folder: Path,
+    training: dict[str, Any] | None = None,
+    measured: dict[str, Any] | None = None,
+) -> Path:
+    """Save ``network`` into ``folder`` and put (or replace) its entry in the folder's manifest."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / MODEL_FILE
+    sha = save_network(network, path)
+    manifest_path = folder / MANIFEST_NAME
+    manifest = (
+        json.loads(manifest_path.read_text()) if manifest_path.exists() else {"format": 1, "models": []}
+    )
+    manifest["models"] = [m for m in manifest["models"] if m.get("method") != "pixelrsr"]
+    entry: dict[str, Any] = {
+        "method": "pixelrsr",
+        "scale": 4,
+        "file": MODEL_FILE,
+        "format": "torch state_dict (weights_only)",
+        "sha256": sha,
+        "config": network.config(),
+    }
+    if training:
+        entry["training"] = training
+    if measured:
+        entry["measured"] = measured
+    manifest["models"].append(entry)
+    temporary = manifest_path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(manifest, indent=2) + "\n")
+    temporary.replace(manifest_path)
+    return path
+
+
+def training_summary(checkpoint: dict[str, Any]) -> dict[str, Any]:
+    state, config = checkpoint["state"], checkpoint["config"]
+    best = min(state["history"], key=lambda h: h["validation"]["nll"]) if state["history"] else {}
+    return {
+        "iterations": best.get("iteration", state["iteration"]),
+        "hours": round(best.get("hours", state["seconds"] / 3600), 3),
+        "hardware": state["hardware"],
+        "data": "../shared/datasets/faces/LFW split by person (sha256 of the name mod 10: 0 test, 1 validation, "
+        "else train): 3837 train / 455 validation / 508 test images; checkpoint chosen on validation NLL",
+        "recipe": {k: config[k] for k in ("batch", "lr", "lr_half_life", "grad_clip")},
+        "validation_nll_bits_per_dim": round(best.get("validation", {}).get("nll", float("nan")), 4),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", required=True)
+    parser.add_argument("--measured", default=None, help="a JSON file of held-out test figures to record")
+    parser.add_argument("--models-dir", default=None)
+    args = parser.parse_args(argv)
+    checkpoint = torch.load(args.checkpoint, map_location="cpu", weights_only=False)
+    network = PixelRecursiveSR(**checkpoint["config"]["model"])
+    network.load_state_dict(checkpoint["model"])
+    measured = json.loads(Path(args.measured).read_text()) if args.measured else None
+    folder = Path(args.models_dir) if args.models_dir else models_dir()
+    print(export_pixelrsr(network, folder, training_summary(checkpoint), measured))
+
+
+if __name__ == "__main__":
+    main()
