@@ -329,6 +329,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return 2
     if args.degradation == "aniso":
         return _bench_aniso(args)
+    if args.method == "pixelrsr":
+        return _bench_faces(args)
     if args.kernels_only:
         _print_error("--kernels-only goes with --degradation aniso")
         return 2
@@ -354,6 +356,39 @@ def cmd_bench(args: argparse.Namespace) -> int:
     print(format_summary(report))
     if args.json:
         write_json(report, Path(args.json))
+    return 0
+
+
+def _bench_faces(args: argparse.Namespace) -> int:
+    """Pixel recursive SR on a held-out split of the face set: NLL, samples vs bicubic and L2, diversity, time."""
+    import json
+
+    from enhancer.bench.faces import FaceBenchConfig, comparison_figure, run_face_benchmark
+    from enhancer.methods.pixelrsr import find_model, load_network
+    from enhancer.runtime.devices import torch_device
+
+    if args.scale != 4:
+        _print_error("pixelrsr is measured at --scale 4 (8×8 → 32×32)")
+        return 2
+    try:
+        device = torch_device(args.device)
+        network = load_network(find_model().path, device)
+        try:
+            l2_network = load_network(find_model("pixelrsr-l2").path, device)
+        except ValueError as missing:
+            print(f"note: no L2 baseline ({missing})", file=sys.stderr)
+            l2_network = None
+        config = FaceBenchConfig(Path(args.dataset), split=args.split, limit=args.limit, seed=args.seed)
+        report = run_face_benchmark(config, network, l2_network)
+        if args.figure:
+            print(
+                f"wrote {comparison_figure(network, l2_network, Path(args.dataset), Path(args.figure), split=args.split)}"
+            )
+    except (ValueError, FileNotFoundError, DeviceError) as error:
+        _print_error(str(error))
+        return 2
+    if args.json:
+        Path(args.json).write_text(json.dumps(report.figures, indent=2) + "\n")
     return 0
 
 
@@ -581,6 +616,13 @@ def build_parser(method: Method | None = None, command: str | None = None) -> ar
         action="store_true",
         help="with --degradation aniso: only estimate and score the kernels (no image is enlarged)",
     )
+    bench.add_argument(
+        "--split",
+        choices=("test", "validation"),
+        default="test",
+        help="pixelrsr: which held-out split of the face folder (people never trained on)",
+    )
+    bench.add_argument("--figure", default=None, help="pixelrsr: also write a comparison grid PNG here")
     _common_run_args(bench)
     bench.set_defaults(func=cmd_bench, seed=0)
 

@@ -25,7 +25,7 @@ from enhancer.imaging.image import ImageData
 from enhancer.imaging.resize import imresize
 from enhancer.methods.irn import MANIFEST_NAME, models_dir
 from enhancer.methods.registry import Method, MethodResult, RunContext, option, register
-from enhancer.nets.pixelrsr import HR_SIDE, LR_SIDE, SCALE, PixelRecursiveSR, sample
+from enhancer.nets.pixelrsr import HR_SIDE, LR_SIDE, SCALE, ConditioningNet, PixelRecursiveSR, sample
 from enhancer.runtime.devices import torch_device
 
 MAX_SAMPLES = 16
@@ -54,24 +54,25 @@ class PixelRSRModel:
     config: dict[str, int]
 
 
-def find_model() -> PixelRSRModel:
-    """The shipped model from ``models/manifest.json``; raises ``ValueError`` when it is missing."""
+def find_model(kind: str = "pixelrsr") -> PixelRSRModel:
+    """The shipped model (``pixelrsr``, or the benchmark's ``pixelrsr-l2`` baseline) from the manifest."""
     manifest_path = models_dir() / MANIFEST_NAME
     if not manifest_path.exists():
         raise ValueError(f"no models: {manifest_path} is missing")
     for entry in json.loads(manifest_path.read_text())["models"]:
-        if entry.get("method") == "pixelrsr":
+        if entry.get("method") == kind:
             path = models_dir() / entry["file"]
             if not path.exists():
                 raise ValueError(f"pixelrsr model file {path} is missing")
             return PixelRSRModel(path, entry["sha256"], dict(entry["config"]))
-    raise ValueError(f"no pixelrsr model in {manifest_path}")
+    raise ValueError(f"no {kind} model in {manifest_path}")
 
 
-def load_network(path: Path | str, device: torch.device) -> PixelRecursiveSR:
+def load_network(path: Path | str, device: torch.device) -> PixelRecursiveSR | ConditioningNet:
     """Weights are data: ``weights_only`` loading of {"config": ..., "state_dict": ...}."""
     payload = torch.load(path, map_location="cpu", weights_only=True)
-    network = PixelRecursiveSR(**payload["config"])
+    config = payload["config"]
+    network = ConditioningNet(**config) if "channels" in config else PixelRecursiveSR(**config)
     network.load_state_dict(payload["state_dict"])
     return network.eval().to(device)
 

@@ -18,14 +18,21 @@ from typing import Any
 import torch
 
 from enhancer.methods.irn import MANIFEST_NAME, models_dir
-from enhancer.nets.pixelrsr import PixelRecursiveSR
+from enhancer.nets.pixelrsr import ConditioningNet, PixelRecursiveSR
 
 MODEL_FILE = "pixelrsr.pt"
+L2_BASELINE_FILE = "pixelrsr_l2.pt"  # the L2 regression baseline of the benchmark (not offered to users)
 
 
-def save_network(network: PixelRecursiveSR, path: Path) -> str:
+def network_config(network: PixelRecursiveSR | ConditioningNet) -> dict[str, int]:
+    if isinstance(network, PixelRecursiveSR):
+        return network.config()
+    return {"channels": network.stem.out_channels, "levels": network.levels, "blocks": len(network.body[0])}
+
+
+def save_network(network: PixelRecursiveSR | ConditioningNet, path: Path) -> str:
     """Write the weights file; returns its sha256."""
-    payload = {"config": network.config(), "state_dict": network.state_dict()}
+    payload = {"config": network_config(network), "state_dict": network.state_dict()}
     temporary = path.with_suffix(".tmp")
     torch.save(payload, temporary)
     temporary.replace(path)
@@ -33,27 +40,32 @@ def save_network(network: PixelRecursiveSR, path: Path) -> str:
 
 
 def export_pixelrsr(
-    network: PixelRecursiveSR,
+    network: PixelRecursiveSR | ConditioningNet,
     folder: Path,
     training: dict[str, Any] | None = None,
     measured: dict[str, Any] | None = None,
 ) -> Path:
-    """Save ``network`` into ``folder`` and put (or replace) its entry in the folder's manifest."""
+    """Save ``network`` into ``folder`` and put (or replace) its entry in the folder's manifest.
+
+    A ``ConditioningNet`` with one level is the L2 regression baseline (entry ``pixelrsr-l2``).
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / MODEL_FILE
+    baseline = isinstance(network, ConditioningNet)
+    method = "pixelrsr-l2" if baseline else "pixelrsr"
+    path = folder / (L2_BASELINE_FILE if baseline else MODEL_FILE)
     sha = save_network(network, path)
     manifest_path = folder / MANIFEST_NAME
     manifest = (
         json.loads(manifest_path.read_text()) if manifest_path.exists() else {"format": 1, "models": []}
     )
-    manifest["models"] = [m for m in manifest["models"] if m.get("method") != "pixelrsr"]
+    manifest["models"] = [m for m in manifest["models"] if m.get("method") != method]
     entry: dict[str, Any] = {
-        "method": "pixelrsr",
+        "method": method,
         "scale": 4,
-        "file": MODEL_FILE,
+        "file": path.name,
         "format": "torch state_dict (weights_only)",
         "sha256": sha,
-        "config": network.config(),
+        "config": network_config(network),
     }
     if training:
         entry["training"] = training
@@ -68,7 +80,8 @@ def export_pixelrsr(
 
 def training_summary(checkpoint: dict[str, Any]) -> dict[str, Any]:
     state, config = checkpoint["state"], checkpoint["config"]
-    best = min(state["history"], key=lambda h: h["validation"]["nll"]) if state["history"] else {}
+    key = "mse" if config["objective"] == "l2" else "nll"
+    best = min(state["history"], key=lambda h: h["validation"][key]) if state["history"] else {}
     return {
         "iterations": best.get("iteration", state["iteration"]),
         "hours": round(best.get("hours", state["seconds"] / 3600), 3),
@@ -76,7 +89,7 @@ def training_summary(checkpoint: dict[str, Any]) -> dict[str, Any]:
         "data": "../shared/datasets/faces/LFW split by person (sha256 of the name mod 10: 0 test, 1 validation, "
         "else train): 3837 train / 455 validation / 508 test images; checkpoint chosen on validation NLL",
         "recipe": {k: config[k] for k in ("batch", "lr", "lr_half_life", "grad_clip")},
-        "validation_nll_bits_per_dim": round(best.get("validation", {}).get("nll", float("nan")), 4),
+        f"validation_{key}": round(best.get("validation", {}).get(key, float("nan")), 5),
     }
 
 
@@ -87,7 +100,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--models-dir", default=None)
     args = parser.parse_args(argv)
     checkpoint = torch.load(args.checkpoint, map_location="cpu", weights_only=False)
-    network = PixelRecursiveSR(**checkpoint["config"]["model"])
+    model = checkpoint["config"]["model"]
+    if checkpoint["config"]["objective"] == "l2":
+        network = ConditioningNet(model["conditioning_channels"], 1, model["conditioning_blocks"])
+    else:
+        network = PixelRecursiveSR(**model)
     network.load_state_dict(checkpoint["model"])
     measured = json.loads(Path(args.measured).read_text()) if args.measured else None
     folder = Path(args.models_dir) if args.models_dir else models_dir()
