@@ -203,6 +203,7 @@ class MainWindow(QMainWindow):
         self.results_panel.copy_requested.connect(self.copy_result)
         self.results_panel.use_as_input_requested.connect(self.use_as_input)
         self.results_panel.remove_requested.connect(self.library.remove)
+        self.results_panel.more_samples_requested.connect(self.draw_more_samples)
         self.results_panel.list.currentItemChanged.connect(self._update_restorable)
 
     def _restore_settings(self) -> None:
@@ -441,6 +442,25 @@ class MainWindow(QMainWindow):
         self.method_panel.remember()
         return queued
 
+    def draw_more_samples(self, entry: ImageEntry) -> QueuedJob | None:
+        """Queue the job that made ``entry`` again with the next seeds: new samples of the same input."""
+        result, source = entry.result, entry.made_from
+        if result is None or not result.samples or source is None or source not in self.library.entries():
+            return None
+        info = result.info
+        count = len(result.samples)
+        seed = int(info.get("seed", "0")) + count  # sample k used seed + k: the next seeds are all new
+        job = Job(
+            source=source.image,
+            method_id=info["method"],
+            scale=int(info["scale"]),
+            options={"samples": count, "temperature": float(info["temperature"])},
+            device=self.method_panel.device(),
+            seed=seed,
+        )
+        label = f"{source.label} · {info['method']} ×{job.scale} · seed {seed}"
+        return self.queue.submit(job, label=label, made_from=source)
+
     def _on_job_finished(self, queued: QueuedJob) -> None:
         if queued.state is JobState.CANCELLED:
             self.show_info(f"Cancelled {queued.label}")
@@ -461,20 +481,33 @@ class MainWindow(QMainWindow):
             self.show_info(f"{queued.label} finished, but its image was closed")
             return
         entry = ImageEntry(
-            label=queued.label,
+            label=queued.label if len(result.samples) < 2 else f"{queued.label} · sample 1",
             image=result.image,
             display=queued.display,
             result=result,
             made_from=source,
         )
         self.library.add(entry)
+        for number, sample in enumerate(result.samples[1:], start=2):
+            # Samples are small (a generative method's 32x32 faces): converting them here is instant.
+            self.library.add(
+                ImageEntry(
+                    label=f"{queued.label} · sample {number}",
+                    image=sample,
+                    display=image_to_qimage(sample),
+                    result=result,
+                    made_from=source,
+                )
+            )
+
         if (
             self.library.current_input is not None
             and entry.root_input is self.library.current_input.root_input
         ):
             self.compare.show_result(entry)
         took = f" in {format_duration(queued.seconds)}" if queued.seconds is not None else ""
-        self.show_info(f"{queued.label}: done{took} ({entry.size_text})")
+        drawn = f"; {len(result.samples)} samples: {result.info['note']}" if len(result.samples) > 1 else ""
+        self.show_info(f"{queued.label}: done{took} ({entry.size_text}){drawn}")
 
     # -- saving ---------------------------------------------------------------------------------------------
 

@@ -235,7 +235,7 @@ class MethodPanel(QWidget):
     def reset_options(self) -> None:
         """Every option back to its default (the preset too)."""
         for editor in self.editors.values():
-            editor.set_value(editor.info.default)
+            editor.set_value(editor.info.default_in_app)
 
     # -- state from outside ------------------------------------------------------------------------------
 

@@ -100,11 +100,11 @@ class OptionEditor:
         tip = info.help
         if limits_text(info):
             tip += f" ({limits_text(info)})"
-        if info.default is not None:
-            tip += f" — default {info.default}"
+        if info.default_in_app is not None:
+            tip += f" — default {info.default_in_app}"
         self.widget.setToolTip(tip.strip())
         self.input.setToolTip(tip.strip())
-        self.set_value(info.default)
+        self.set_value(info.default_in_app)
 
     def _make_input(self) -> QWidget:
         info, kind = self.info, self.value_type

@@ -19,6 +19,7 @@ from enhancer.gui.kernel_view import KernelView
 from enhancer.gui.library import ImageEntry, ImageLibrary
 
 THUMBNAIL_SIZE = QSize(48, 48)
+SAMPLE_ZOOM = 4  # the samples gallery shows 32x32 faces at 128x128, nearest (each pixel a sharp block)
 INFO_KEYS_SHOWN = ("method", "scale", "device", "provider", "seconds")
 
 
@@ -139,11 +140,26 @@ class ResultsPanel(QWidget):
     copy_requested = Signal(object)
     use_as_input_requested = Signal(object)
     remove_requested = Signal(object)
+    more_samples_requested = Signal(object)
 
     def __init__(self, library: ImageLibrary, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.library = library
         self.list = _EntryList()
+        self.samples_title = QLabel("Samples: click one to compare it")
+        self.samples_gallery = QListWidget()
+        self.samples_gallery.setObjectName("samplesGallery")
+        self.samples_gallery.setViewMode(QListWidget.ViewMode.IconMode)
+        self.samples_gallery.setMovement(QListWidget.Movement.Static)
+        self.samples_gallery.setResizeMode(QListWidget.ResizeMode.Adjust)
+        self.samples_gallery.setWrapping(True)
+        self.samples_gallery.setToolTip(
+            "Each is a different face that fits the input; the details are invented"
+        )
+        self.samples_gallery.itemClicked.connect(self._on_sample_clicked)
+        self.more_samples = QPushButton("More samples")
+        self.more_samples.setToolTip("Draw as many new faces again, with the next seeds")
+        self.more_samples.clicked.connect(lambda: self._emit_for_current(self.more_samples_requested))
         self.list.setToolTip("Double-click to show a result in the active pane; right-click for more")
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.list.customContextMenuRequested.connect(self._context_menu)
@@ -167,6 +183,9 @@ class ResultsPanel(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.list, 1)
         layout.addLayout(buttons)
+        layout.addWidget(self.samples_title)
+        layout.addWidget(self.samples_gallery)
+        layout.addWidget(self.more_samples)
         layout.addWidget(self.details)
         layout.addWidget(self.kernel_title)
         layout.addWidget(self.kernel_view)
@@ -199,6 +218,44 @@ class ResultsPanel(QWidget):
         self.kernel_view.set_kernel(kernel)
         self.kernel_title.setVisible(kernel is not None)
         self.kernel_view.setVisible(kernel is not None)
+        self._fill_gallery(entry)
+
+    def sample_entries(self, entry: ImageEntry | None) -> list[ImageEntry]:
+        """The entries holding the samples of the job that made ``entry`` (empty for other results)."""
+        if entry is None or entry.result is None or len(entry.result.samples) < 2:
+            return []
+        return [e for e in self.library.results() if e.result is entry.result]
+
+    def _fill_gallery(self, entry: ImageEntry | None) -> None:
+        siblings = self.sample_entries(entry)
+        shown = [
+            self.samples_gallery.item(i).data(Qt.ItemDataRole.UserRole)
+            for i in range(self.samples_gallery.count())
+        ]
+        if shown == siblings and siblings:  # same samples (e.g. one was clicked): only move the selection
+            for row, sibling in enumerate(siblings):
+                self.samples_gallery.item(row).setSelected(sibling is entry)
+            return
+        self.samples_gallery.clear()
+        side = 32 * SAMPLE_ZOOM
+        self.samples_gallery.setIconSize(QSize(side, side))
+        for number, sibling in enumerate(siblings, start=1):
+            big = sibling.display.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio)  # nearest by default
+            item = QListWidgetItem(QIcon(QPixmap.fromImage(big)), f"{number}")
+            item.setData(Qt.ItemDataRole.UserRole, sibling)
+            item.setToolTip(sibling.label)
+            self.samples_gallery.addItem(item)
+            if sibling is entry:
+                item.setSelected(True)
+        rows = max(1, -(-len(siblings) // 2))
+        self.samples_gallery.setFixedHeight(min(rows, 2) * (side + 28) + 8)
+        for widget in (self.samples_title, self.samples_gallery, self.more_samples):
+            widget.setVisible(bool(siblings))
+
+    def _on_sample_clicked(self, item: QListWidgetItem) -> None:
+        entry = item.data(Qt.ItemDataRole.UserRole)
+        self.select(entry)
+        self.show_requested.emit(entry)
 
     def _emit_for_current(self, signal: Signal) -> None:
         entry = self.list.current_entry()

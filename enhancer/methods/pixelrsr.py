@@ -36,7 +36,11 @@ INVENTED_NOTE = "details are invented: each sample is one plausible face, not th
 @dataclass(frozen=True)
 class PixelRSROptions:
     samples: int = option(
-        1, "how many different faces to draw (each about a second on a CPU)", minimum=1, maximum=MAX_SAMPLES
+        1,
+        "how many different faces to draw, to choose from (each under a second on a CPU)",
+        minimum=1,
+        maximum=MAX_SAMPLES,
+        app_default=4,
     )
     temperature: float = option(
         DEFAULT_TEMPERATURE,

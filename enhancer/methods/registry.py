@@ -24,9 +24,15 @@ def option(
     minimum: float | None = None,
     maximum: float | None = None,
     choices: tuple[Any, ...] | None = None,
+    app_default: Any = None,
 ) -> Any:
-    """Declare an option field with its default, one-line help and limits."""
+    """Declare an option field with its default, one-line help and limits.
+
+    ``app_default`` is what the app starts with where it differs from the command line's ``default`` (e.g.
+    4 face samples to choose from in the app, 1 output file on the command line).
+    """
     meta = {"help": help, "minimum": minimum, "maximum": maximum, "choices": choices}
+    meta["app_default"] = app_default
     return field(default=default, metadata=meta)
 
 
@@ -41,6 +47,11 @@ class OptionInfo:
     minimum: float | None = None
     maximum: float | None = None
     choices: tuple[Any, ...] | None = None
+    app_default: Any = None
+
+    @property
+    def default_in_app(self) -> Any:
+        return self.default if self.app_default is None else self.app_default
 
     @property
     def flag(self) -> str:
@@ -148,6 +159,7 @@ def option_infos(options_type: type) -> list[OptionInfo]:
                 minimum=meta.get("minimum"),
                 maximum=meta.get("maximum"),
                 choices=meta.get("choices"),
+                app_default=meta.get("app_default"),
             )
         )
     return infos
