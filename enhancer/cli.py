@@ -157,7 +157,9 @@ def run_files(
             ]
             if after_result is not None:
                 after_result(path, result)
-            info = ", ".join(f"{k}={v}" for k, v in result.info.items())
+            if "warning" in result.info:
+                print(f"warning: {path}: {result.info['warning']}", file=sys.stderr)
+            info = ", ".join(f"{k}={v}" for k, v in result.info.items() if k != "warning")
             if not quiet:
                 names = str(written[0]) if len(written) == 1 else f"{written[0]} … {written[-1].name}"
                 print(f"wrote {names} ({info})", file=sys.stderr)

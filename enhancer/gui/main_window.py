@@ -507,7 +507,10 @@ class MainWindow(QMainWindow):
             self.compare.show_result(entry)
         took = f" in {format_duration(queued.seconds)}" if queued.seconds is not None else ""
         drawn = f"; {len(result.samples)} samples: {result.info['note']}" if len(result.samples) > 1 else ""
-        self.show_info(f"{queued.label}: done{took} ({entry.size_text}){drawn}")
+        if "warning" in result.info:  # a result the user must not take at face value: the message stays
+            self.show_error(f"{queued.label}: done{took}, but {result.info['warning']}")
+        else:
+            self.show_info(f"{queued.label}: done{took} ({entry.size_text}){drawn}")
 
     # -- saving ---------------------------------------------------------------------------------------------
 

@@ -502,6 +502,12 @@ def _same_file(a: Path, b: Path) -> bool:
         return False  # one of them does not exist
 
 
+def uint8_samples(values: np.ndarray) -> np.ndarray:
+    """Float samples in [0, 1] as the 8-bit values an 8-bit file written by ``save_image`` holds."""
+    values = np.clip(np.nan_to_num(values.astype(np.float32, copy=False), nan=0.0), 0.0, 1.0)
+    return np.rint(values * np.float32(255)).astype(np.uint8)
+
+
 def _quantised_samples(image: ImageData, fmt: str) -> np.ndarray:
     """H x W (grey) or H x W x S uint8/uint16 samples in the layout the file will hold."""
     deep = image.bit_depth == 16 and fmt in _DEEP_FORMATS

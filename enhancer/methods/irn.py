@@ -12,7 +12,10 @@ crops back to the size in the marker.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import math
 import os
 import threading
 from dataclasses import dataclass
@@ -22,7 +25,9 @@ from typing import Any
 
 import numpy as np
 
+from enhancer.imaging.colour import rgb_to_y
 from enhancer.imaging.image import ImageData
+from enhancer.imaging.io import uint8_samples
 from enhancer.imaging.resize import imresize
 from enhancer.imaging.tiling import run_tiled
 from enhancer.methods.registry import Method, MethodResult, RunContext, option, register
@@ -69,6 +74,15 @@ class IRNMarker:
     width: int
     height: int
     grey: bool = False
+    # What binds the marker to the pixels it was written for (absent in markers of older versions): the
+    # sha256 of the 8-bit LR samples, and a fingerprint that survives re-encoding (a small thumbnail of Y).
+    lr_sha256: str | None = None
+    fingerprint: str | None = None
+
+    @property
+    def lr_size(self) -> tuple[int, int]:
+        """(width, height) of the LR that shrink wrote: the HR padded to multiples of the scale, divided."""
+        return -(-self.width // self.scale), -(-self.height // self.scale)
 
     def to_text(self) -> str:
         values: dict[str, Any] = {
@@ -79,6 +93,10 @@ class IRNMarker:
         }
         if self.grey:
             values["grey"] = True
+        if self.lr_sha256 is not None:
+            values["lr_sha256"] = self.lr_sha256
+        if self.fingerprint is not None:
+            values["fingerprint"] = self.fingerprint
         return json.dumps(values, separators=(",", ":"))
 
     @classmethod
@@ -91,12 +109,80 @@ class IRNMarker:
                 width=int(values["width"]),
                 height=int(values["height"]),
                 grey=bool(values.get("grey", False)),
+                lr_sha256=_optional_text(values.get("lr_sha256")),
+                fingerprint=_optional_text(values.get("fingerprint")),
             )
         except (ValueError, KeyError, TypeError) as error:
             raise ValueError(f"the IRN marker is damaged ({error}): {text[:80]!r}") from None
         if marker.scale not in IRN_SCALES or marker.width < 1 or marker.height < 1:
             raise ValueError(f"the IRN marker holds impossible values: {text[:80]!r}")
         return marker
+
+
+def _optional_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"expected text, got {type(value).__name__}")
+    return value
+
+
+FINGERPRINT_SIDE = 16  # the fingerprint: block means of the LR's Y on a 16 x 16 grid, 8-bit
+DIFFERENT_PICTURE_DB = 30.0  # a fingerprint further than this from the marker's: not the picture shrunk
+
+
+def lr_digest(pixels: np.ndarray) -> str:
+    """sha256 of the 8-bit RGB samples of an LR (what an 8-bit PNG of it holds)."""
+    samples = np.ascontiguousarray(uint8_samples(pixels))
+    return hashlib.sha256(f"{samples.shape}".encode() + samples.tobytes()).hexdigest()
+
+
+def lr_fingerprint(pixels: np.ndarray) -> np.ndarray:
+    """A FINGERPRINT_SIDE² thumbnail of the LR's Y (block means): nearly unchanged by JPEG or WebP re-encoding."""
+    from PIL import Image
+
+    y = rgb_to_y(np.clip(pixels, 0.0, 1.0)).astype(np.float32)
+    thumb = Image.fromarray(y, mode="F").resize((FINGERPRINT_SIDE, FINGERPRINT_SIDE), Image.Resampling.BOX)
+    return np.clip(np.rint(np.asarray(thumb)), 0, 255).astype(np.uint8)
+
+
+def encode_fingerprint(thumb: np.ndarray) -> str:
+    return base64.b64encode(thumb.tobytes()).decode("ascii")
+
+
+def decode_fingerprint(text: str) -> np.ndarray:
+    raw = base64.b64decode(text.encode("ascii"), validate=True)
+    if len(raw) != FINGERPRINT_SIDE * FINGERPRINT_SIDE:
+        raise ValueError("the IRN marker's fingerprint has the wrong length")
+    return np.frombuffer(raw, dtype=np.uint8).reshape(FINGERPRINT_SIDE, FINGERPRINT_SIDE)
+
+
+def check_lr_against_marker(pixels: np.ndarray, marker: IRNMarker) -> str | None:
+    """Refuse an LR whose size is not the one shrink wrote; a warning (or None) for changed pixels."""
+    height, width = pixels.shape[:2]
+    if (width, height) != marker.lr_size:
+        w, h = marker.lr_size
+        raise ValueError(
+            f"this image is {width}×{height}, but IRN shrank it to {w}×{h}: it was resized after shrinking "
+            "and cannot be restored (restore the small file that shrink wrote)"
+        )
+    if marker.lr_sha256 is None or lr_digest(pixels) == marker.lr_sha256:
+        return None
+    if marker.fingerprint is None:
+        return "the pixels changed after shrinking (e.g. re-saved as JPEG): the restored photo will be worse"
+    expected = decode_fingerprint(marker.fingerprint).astype(np.float64)
+    mse = float(np.mean((lr_fingerprint(pixels).astype(np.float64) - expected) ** 2))
+    db = math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)
+    if db < DIFFERENT_PICTURE_DB:
+        return (
+            f"this is not the picture IRN shrank (its thumbnail differs from the marker's: {db:.1f} dB): "
+            "the result is not a restoration of anything"
+        )
+    return (
+        "the pixels changed after shrinking (re-encoded, e.g. as JPEG; the thumbnail still matches at "
+        f"{'∞' if math.isinf(db) else f'{db:.1f}'} dB): IRN cannot undo that, so the restored photo will be "
+        "worse than the round trip promises, possibly worse than plain bicubic"
+    )
 
 
 def read_marker(image: ImageData) -> IRNMarker | None:
@@ -240,7 +326,15 @@ def shrink_with_irn(image: ImageData, scale: int, context: RunContext) -> Method
     alpha = None
     if image.alpha is not None:
         alpha = np.clip(imresize(_pad_to_multiple(image.alpha, scale), scale=1 / scale), 0.0, 1.0)
-    marker = IRNMarker(scale, model.weights_sha256, image.width, image.height, grey=image.grey)
+    marker = IRNMarker(
+        scale,
+        model.weights_sha256,
+        image.width,
+        image.height,
+        grey=image.grey,
+        lr_sha256=lr_digest(lr),
+        fingerprint=encode_fingerprint(lr_fingerprint(lr)),
+    )
     # The LR must stay colour (a grey file would average away what IRN hid in the channels) and 8-bit.
     out = ImageData(
         pixels=lr.astype(np.float32),
@@ -302,6 +396,10 @@ def restore_with_irn(image: ImageData, scale: int, options: IRNOptions, context:
         raise ValueError(
             f"this image was shrunk at x{marker.scale}; restore it at x{marker.scale}, not x{scale}"
         )
+    else:
+        changed = check_lr_against_marker(image.pixels, marker)
+        if changed is not None:
+            notes["warning"] = changed
     model = find_model(scale)
     if options.z == "sample" and not model.samples_z:
         raise ValueError(
@@ -309,7 +407,8 @@ def restore_with_irn(image: ImageData, scale: int, options: IRNOptions, context:
             "a sampled z would give noise. Use --z zero"
         )
     if marker is not None and marker.model_sha256 != model.weights_sha256:
-        notes["warning"] = "shrunk by a different IRN model than the one installed; quality may suffer"
+        other = "shrunk by a different IRN model than the one installed; quality may suffer"
+        notes["warning"] = f"{notes['warning']}; {other}" if "warning" in notes else other
     session, provider = session_for(model.restore_path, context.device)
     progress = context.progress
     progress.report(0.0, "restore", f"{image.width}×{image.height} ×{scale} on {provider}")

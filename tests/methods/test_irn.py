@@ -97,6 +97,48 @@ def test_restore_refuses_an_image_without_the_marker_unless_forced():
     assert "warning" in forced.info
 
 
+def _restore(small: ImageData) -> object:
+    return run_job(Job(small, "irn", 2, {}, "cpu", action="restore"))
+
+
+def test_restore_checks_the_pixels_the_marker_was_written_for():
+    small = shrink(ImageData(smooth_image(64, 64)))
+    assert "warning" not in _restore(small).info  # untouched: restored without a word
+
+    # Re-encoded as JPEG but the marker kept: restored, with a warning that says what changed.
+    from io import BytesIO
+
+    from PIL import Image
+
+    buffer = BytesIO()
+    Image.fromarray(np.rint(small.pixels * 255).astype(np.uint8)).save(buffer, "JPEG", quality=75)
+    jpeg = np.asarray(Image.open(BytesIO(buffer.getvalue())).convert("RGB"), dtype=np.float32) / 255
+    warned = _restore(small.with_pixels(jpeg, None))
+    assert "pixels changed after shrinking" in warned.info["warning"] and "dB" in warned.info["warning"]
+
+    # Another picture of the same size under the marker: said plainly.
+    other = small.with_pixels(smooth_image(32, 32, seed=5), None)
+    assert "not the picture IRN shrank" in _restore(other).info["warning"]
+
+
+def test_restore_refuses_a_resized_shrunk_image():
+    small = shrink(ImageData(smooth_image(64, 64)))
+    resized = small.with_pixels(smooth_image(25, 25), None)
+    with pytest.raises(ValueError, match="resized after shrinking"):
+        _restore(resized)
+
+
+def test_older_markers_without_a_digest_still_get_the_size_check():
+    small = shrink(ImageData(smooth_image(20, 20)))
+    marker = irn.read_marker(small)
+    old = irn.IRNMarker(marker.scale, marker.model_sha256, marker.width, marker.height)
+    text = {**small.text, irn.MARKER_KEY: old.to_text()}
+    changed = ImageData(smooth_image(10, 10, seed=3), text=text)
+    assert "warning" not in _restore(changed).info
+    with pytest.raises(ValueError, match="resized"):
+        _restore(ImageData(smooth_image(12, 10), text=text))
+
+
 def test_restore_at_the_wrong_scale_is_refused():
     small = shrink(ImageData(smooth_image(16, 16)))
     with pytest.raises(ValueError, match="shrunk at x2"):
