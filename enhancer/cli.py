@@ -135,6 +135,7 @@ def run_files(
     from enhancer.runtime.runner import run_job, validate_job
 
     failures = 0
+    notes_said: set[str] = set()  # each device note once per run, not once per file
     files = find_images(paths)
     if not files:
         _print_error("no input images found")
@@ -159,7 +160,12 @@ def run_files(
                 after_result(path, result)
             if "warning" in result.info:
                 print(f"warning: {path}: {result.info['warning']}", file=sys.stderr)
-            info = ", ".join(f"{k}={v}" for k, v in result.info.items() if k != "warning")
+            note = result.info.get("device_note")
+            if note and note not in notes_said and not quiet:
+                notes_said.add(note)
+                print(f"note: {note}", file=sys.stderr)
+            shown = {k: v for k, v in result.info.items() if k not in ("warning", "device_note", "provider")}
+            info = ", ".join(f"{k}={v}" for k, v in shown.items())
             if not quiet:
                 names = str(written[0]) if len(written) == 1 else f"{written[0]} … {written[-1].name}"
                 print(f"wrote {names} ({info})", file=sys.stderr)

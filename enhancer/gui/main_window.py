@@ -473,9 +473,7 @@ class MainWindow(QMainWindow):
             return
         result.info.setdefault("action", queued.job.action)
         device = result.info.get("device", "")
-        provider = result.info.get("provider", "")
-        used = [f"device {device}"] if device else []
-        self._last_run_device = ", ".join(used + ([f"provider {provider}"] if provider else [])) or "?"
+        self._last_run_device = {"cpu": "CPU", "cuda": "NVIDIA GPU (CUDA)"}.get(device, device) or "?"
         self._show_device()
         if source is None or source not in self.library.entries():
             self.show_info(f"{queued.label} finished, but its image was closed")

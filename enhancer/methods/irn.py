@@ -31,7 +31,7 @@ from enhancer.imaging.io import uint8_samples
 from enhancer.imaging.resize import imresize
 from enhancer.imaging.tiling import run_tiled
 from enhancer.methods.registry import Method, MethodResult, RunContext, option, register
-from enhancer.runtime.devices import onnx_session
+from enhancer.runtime.devices import onnx_providers, onnx_session, provider_in_words
 
 MARKER_KEY = "enhancer-irn"
 IRN_SCALES = (2, 4)
@@ -250,6 +250,15 @@ def _cached_session(path: str, device: str) -> tuple[Any, str]:
     return onnx_session(path, device)
 
 
+def device_info(provider: str, device: str) -> dict[str, str]:
+    """The result's device entries: in words, the provider's name, and why ``auto`` fell back to the CPU."""
+    info = {"device": provider_in_words(provider), "provider": provider}
+    fallback = onnx_providers(device).fallback
+    if fallback and provider == "CPUExecutionProvider":
+        info["device_note"] = fallback
+    return info
+
+
 def session_for(path: Path, device: str) -> tuple[Any, str]:
     """A cached onnxruntime session for a graph and the provider it actually runs on."""
     with _SESSION_LOCK:
@@ -311,7 +320,7 @@ def shrink_with_irn(image: ImageData, scale: int, context: RunContext) -> Method
     model = find_model(scale)
     session, provider = session_for(model.shrink_path, context.device)
     progress = context.progress
-    progress.report(0.0, "shrink", f"{image.width}×{image.height} ÷{scale} on {provider}")
+    progress.report(0.0, "shrink", f"{image.width}×{image.height} ÷{scale} on {provider_in_words(provider)}")
     hr = _pad_to_multiple(image.pixels, scale)
     tile, overlap = _tile_layout(scale, context.tile_size)
     lr = shrink_pixels(
@@ -346,7 +355,7 @@ def shrink_with_irn(image: ImageData, scale: int, context: RunContext) -> Method
         text={**image.text, MARKER_KEY: marker.to_text()},
         source=image.source,
     )
-    return MethodResult(out, info={"device": provider, "action": "shrink"})
+    return MethodResult(out, info={**device_info(provider, context.device), "action": "shrink"})
 
 
 # ---- restore ---------------------------------------------------------------------------------------------
@@ -411,7 +420,7 @@ def restore_with_irn(image: ImageData, scale: int, options: IRNOptions, context:
         notes["warning"] = f"{notes['warning']}; {other}" if "warning" in notes else other
     session, provider = session_for(model.restore_path, context.device)
     progress = context.progress
-    progress.report(0.0, "restore", f"{image.width}×{image.height} ×{scale} on {provider}")
+    progress.report(0.0, "restore", f"{image.width}×{image.height} ×{scale} on {provider_in_words(provider)}")
     tile, overlap = _tile_layout(scale, context.tile_size)
     hr = restore_pixels(
         image.pixels,
@@ -440,7 +449,16 @@ def restore_with_irn(image: ImageData, scale: int, options: IRNOptions, context:
         text=text,
         source=image.source,
     )
-    return MethodResult(out, info={"device": provider, "action": "restore", "z": options.z, **notes})
+    return MethodResult(
+        out,
+        info={
+            "device": provider_in_words(provider),
+            "provider": provider,
+            "action": "restore",
+            "z": options.z,
+            **notes,
+        },
+    )
 
 
 def _tile_layout(scale: int, tile_size: int) -> tuple[int, int]:

@@ -60,21 +60,68 @@ class OnnxProviders:
     """The providers to ask onnxruntime for, best first."""
 
     requested: tuple[str, ...]
+    fallback: str | None = None  # why ``auto`` runs on the CPU, in words (None: by choice, or CUDA is used)
+
+
+PROVIDER_WORDS = {"CPUExecutionProvider": "CPU", "CUDAExecutionProvider": "NVIDIA GPU (CUDA)"}
+
+
+def provider_in_words(provider: str) -> str:
+    """``CPUExecutionProvider`` -> ``CPU``: what a user reads."""
+    return PROVIDER_WORDS.get(provider, provider.removesuffix("ExecutionProvider"))
+
+
+@cache
+def cuda_driver_present() -> bool:
+    """True when the NVIDIA driver library loads (no GPU, no driver)."""
+    import ctypes
+
+    names = ("nvcuda.dll",) if os.name == "nt" else ("libcuda.so.1", "libcuda.so", "libcuda.dylib")
+    for name in names:
+        try:
+            ctypes.CDLL(name)
+        except OSError:
+            continue
+        return True
+    return False
+
+
+@cache
+def onnx_cuda_problem() -> str | None:
+    """Why onnxruntime's CUDA provider cannot load here, in words; None when it can.
+
+    The GPU build of onnxruntime lists its CUDA provider on every machine; asking for it where it cannot
+    load prints a screen of red errors, so we find out first: the driver, then the provider library with
+    its CUDA and cuDNN dependencies.
+    """
+    import ctypes
+
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        return "this onnxruntime has no CUDA provider"
+    if not cuda_driver_present():
+        return "no NVIDIA driver was found"
+    name = "onnxruntime_providers_cuda.dll" if os.name == "nt" else "libonnxruntime_providers_cuda.so"
+    library = os.path.join(os.path.dirname(ort.__file__), "capi", name)
+    try:
+        ctypes.CDLL(library)
+    except OSError as error:
+        return f"onnxruntime's CUDA provider cannot load ({str(error).split(':')[-1].strip()})"
+    return None
 
 
 def onnx_providers(preference: str = "auto") -> OnnxProviders:
-    """onnxruntime providers for a preference; ``auto`` tries CUDA then falls back to CPU."""
-    import onnxruntime as ort
-
+    """onnxruntime providers for a preference; ``auto`` uses CUDA where it can load, else the CPU."""
     preference = _check_choice(preference)
-    available = set(ort.get_available_providers())
     if preference == "cpu":
         return OnnxProviders(("CPUExecutionProvider",))
-    if "CUDAExecutionProvider" in available:
+    problem = onnx_cuda_problem()
+    if problem is None:
         return OnnxProviders(("CUDAExecutionProvider", "CPUExecutionProvider"))
     if preference == "cuda":
-        raise DeviceError("--device cuda was asked for, but this onnxruntime has no CUDA provider")
-    return OnnxProviders(("CPUExecutionProvider",))
+        raise DeviceError(f"--device cuda was asked for, but {problem}")
+    return OnnxProviders(("CPUExecutionProvider",), fallback=f"{problem}: running on the CPU")
 
 
 def onnx_session(model_path: str, preference: str = "auto"):  # -> (InferenceSession, provider actually used)
@@ -82,6 +129,7 @@ def onnx_session(model_path: str, preference: str = "auto"):  # -> (InferenceSes
     import onnxruntime as ort
 
     providers = onnx_providers(preference)
+    # what onnxruntime logs at warning level repeats what ``fallback`` says in words
     options = ort.SessionOptions()
     options.log_severity_level = 3  # the CUDA provider failing to load is expected on CPU-only machines
     session = ort.InferenceSession(model_path, sess_options=options, providers=list(providers.requested))

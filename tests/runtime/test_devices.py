@@ -48,3 +48,54 @@ def test_onnx_session_reports_the_provider_that_runs(tmp_path):
 def test_describe_devices_names_both_runtimes():
     text = devices.describe_devices()
     assert "torch:" in text and "onnxruntime:" in text
+
+
+def test_cuda_provider_is_not_asked_for_where_it_cannot_load(monkeypatch):
+    """The GPU build lists CUDA everywhere; asking for it where it cannot load prints red load errors."""
+    monkeypatch.setattr(devices, "onnx_cuda_problem", lambda: "no NVIDIA driver was found")
+    providers = devices.onnx_providers("auto")
+    assert providers.requested == ("CPUExecutionProvider",)
+    assert providers.fallback == "no NVIDIA driver was found: running on the CPU"
+    with pytest.raises(devices.DeviceError, match="no NVIDIA driver"):
+        devices.onnx_providers("cuda")
+    assert devices.onnx_providers("cpu").fallback is None
+    monkeypatch.setattr(devices, "onnx_cuda_problem", lambda: None)
+    assert devices.onnx_providers("auto").requested[0] == "CUDAExecutionProvider"
+
+
+def test_an_irn_run_on_this_machine_prints_no_provider_errors(tmp_path):
+    """`enhancer shrink --device auto` in a fresh process: stderr holds our lines only, never onnxruntime's."""
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    if devices.onnx_cuda_problem() is None:
+        pytest.skip("onnxruntime's CUDA provider loads here")
+    source = tmp_path / "p.png"
+    Image.fromarray(np.full((16, 16, 3), 120, np.uint8)).save(source)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "enhancer",
+            "shrink",
+            str(source),
+            "--scale",
+            "2",
+            "--out-dir",
+            str(tmp_path / "o"),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "onnxruntime:" not in done.stderr and "Failed to" not in done.stderr, done.stderr
+    assert done.stderr.count("running on the CPU") <= 1
+
+
+def test_providers_in_words():
+    assert devices.provider_in_words("CPUExecutionProvider") == "CPU"
+    assert "CUDA" in devices.provider_in_words("CUDAExecutionProvider")
