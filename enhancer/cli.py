@@ -327,7 +327,15 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from enhancer.bench.benchmark import BenchConfig, format_row, format_summary, iter_benchmark, write_json
+    from enhancer.bench.benchmark import (
+        BenchConfig,
+        ImageFailed,
+        format_row,
+        format_summary,
+        iter_benchmark,
+        read_json,
+        write_json,
+    )
 
     if args.skip < 0 or (args.limit is not None and args.limit < 1):
         _print_error("--skip must be 0 or more and --limit 1 or more")
@@ -355,16 +363,43 @@ def cmd_bench(args: argparse.Namespace) -> int:
         save_dir=Path(args.save_dir) if args.save_dir else None,
         center_crop=args.center_crop,
     )
+    previous = None
+    if args.resume:
+        if not args.json:
+            _print_error("--resume continues the report named by --json; give --json")
+            return 2
+        if Path(args.json).exists():
+            try:
+                previous = read_json(Path(args.json))
+            except ValueError as error:
+                _print_error(str(error))
+                return 2
+            print(f"resuming: {len(previous.rows)} image(s) already measured, {len(previous.failed)} failed")
+    elif args.json and Path(args.json).exists():
+        _print_error(f"{args.json} exists: add --resume to continue that run, or name another --json")
+        return 2
     report = None
-    for row, report in iter_benchmark(config):  # noqa: B007  (the last report is the whole one)
-        print(format_row(row), flush=True)
-    if report is None:
+    try:
+        for row, report in iter_benchmark(config, resume_from=previous):
+            if isinstance(row, ImageFailed):
+                _print_error(f"{row.image}: not measured ({row.reason})")
+            else:
+                print(format_row(row), flush=True)
+            if args.json:  # after every image: a killed or interrupted run keeps what it measured
+                write_json(report, Path(args.json))
+    except KeyboardInterrupt:
+        _print_error(
+            "interrupted" + (f"; {args.json} keeps what was measured (--resume goes on)" if args.json else "")
+        )
+        return 1
+    except (ValueError, KeyError, FileNotFoundError) as error:
+        _print_error(str(error.args[0]) if isinstance(error, KeyError) else str(error))
+        return 2
+    if report is None or not report.rows:
         _print_error("nothing was measured")
         return 1
     print(format_summary(report))
-    if args.json:
-        write_json(report, Path(args.json))
-    return 0
+    return 1 if report.failed else 0
 
 
 def _bench_faces(args: argparse.Namespace) -> int:
@@ -610,7 +645,12 @@ def build_parser(method: Method | None = None, command: str | None = None) -> ar
         help="measure only the central N x N of each HR image (quick checks; "
         "not the papers' protocol, so not for figures beside theirs)",
     )
-    bench.add_argument("--json", default=None, help="write the report as JSON here")
+    bench.add_argument(
+        "--json", default=None, help="write the report as JSON here (rewritten after every image)"
+    )
+    bench.add_argument(
+        "--resume", action="store_true", help="continue the run whose report --json names (skips its images)"
+    )
     bench.add_argument("--save-dir", default=None, help="save each output image here")
     bench.add_argument(
         "--degradation",

@@ -226,3 +226,64 @@ def test_bench_merge_adds_up_runs_over_parts_of_a_dataset(tmp_path, capsys):
     (tmp_path / "junk.json").write_text("{")
     assert main(["bench-merge", str(tmp_path / "junk.json")]) == 1
     assert "not a bench report" in capsys.readouterr().err
+
+
+def test_bench_skips_a_corrupt_file_and_keeps_what_it_measured(tmp_path, capsys):
+    data = tmp_path / "set"
+    data.mkdir()
+    for name in ("a", "c"):
+        _png(data / f"{name}.png", size=(16, 16))
+    (data / "b.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"broken" * 10)
+    report = tmp_path / "r.json"
+    flags = ["--method", "lanczos", "--scale", "2", "--json", str(report), "--quiet"]
+    assert main(["bench", "--dataset", str(data), *flags]) == 1  # one image failed
+    err = capsys.readouterr().err
+    assert "b: not measured" in err
+    import json
+
+    saved = json.loads(report.read_text())
+    assert [row["image"] for row in saved["rows"]] == ["a", "c"] and list(saved["failed"]) == ["b"]
+    # the same --json again without --resume would lose it: refused
+    assert main(["bench", "--dataset", str(data), *flags]) == 2
+
+
+def test_bench_resume_measures_only_what_is_missing(tmp_path, capsys):
+    import json
+
+    data = tmp_path / "set"
+    data.mkdir()
+    for name in ("a", "b", "c"):
+        _png(data / f"{name}.png", size=(16, 16))
+    report = tmp_path / "r.json"
+    flags = ["--method", "lanczos", "--scale", "2", "--json", str(report), "--quiet"]
+    assert main(["bench", "--dataset", str(data), "--limit", "2", *flags]) == 0
+    partial = json.loads(report.read_text())
+    # a run killed after one image: its report holds that image only
+    partial["rows"] = partial["rows"][:1]
+    partial["config"]["limit"] = None
+    report.write_text(json.dumps(partial))
+    capsys.readouterr()
+    assert main(["bench", "--dataset", str(data), *flags, "--resume"]) == 0
+    out = capsys.readouterr().out
+    assert "resuming: 1 image(s)" in out and out.count("lanczos") >= 2
+    whole = json.loads(report.read_text())
+    assert [row["image"] for row in whole["rows"]] == ["a", "b", "c"]
+    assert whole["rows"][0] == partial["rows"][0]  # kept, not measured again
+    # resuming a report of another measurement is refused
+    assert (
+        main(
+            [
+                "bench",
+                "--dataset",
+                str(data),
+                "--method",
+                "bicubic",
+                "--scale",
+                "2",
+                "--json",
+                str(report),
+                "--resume",
+            ]
+        )
+        == 2
+    )

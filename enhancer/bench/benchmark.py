@@ -14,12 +14,12 @@ import numpy as np
 
 from enhancer.bench.protocol import bicubic_degrade
 from enhancer.imaging.colour import quantize_8bit
-from enhancer.imaging.image import ImageData
+from enhancer.imaging.image import ImageData, ImageError
 from enhancer.imaging.io import find_images, load_image, save_image
 from enhancer.imaging.metrics import psnr_y, ssim_y
 from enhancer.imaging.resize import central_crop
 from enhancer.runtime.jobs import CancelToken, ProgressListener
-from enhancer.runtime.runner import Job, run_job
+from enhancer.runtime.runner import Job, run_job, validate_job
 
 BASELINE_METHOD = "bicubic"
 
@@ -66,6 +66,7 @@ class BenchReport:
     config: BenchConfig
     machine: str
     rows: list[BenchRow] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # image name -> why it could not be measured
 
     def methods(self) -> list[str]:
         return list(self.rows[0].scores) if self.rows else []
@@ -86,6 +87,7 @@ class BenchReport:
             "config": config,
             "machine": self.machine,
             "rows": [asdict(row) for row in self.rows],
+            "failed": dict(self.failed),
             "mean": {m: asdict(self.mean(m)) for m in self.methods()},
         }
 
@@ -123,50 +125,94 @@ def select_images(paths: list[Path], skip: int = 0, limit: int | None = None) ->
     return paths[skip : None if limit is None else skip + limit]
 
 
+class ImageFailed(Exception):
+    """One image of a benchmark could not be measured; the run goes on with the next."""
+
+    def __init__(self, image: str, reason: str) -> None:
+        super().__init__(f"{image}: {reason}")
+        self.image, self.reason = image, reason
+
+
 def iter_benchmark(
     config: BenchConfig,
     listener: ProgressListener | None = None,
     cancel: CancelToken | None = None,
-) -> Iterator[tuple[BenchRow, BenchReport]]:
-    """Measure image by image, yielding each row as it is done (the CLI prints them live)."""
+    resume_from: BenchReport | None = None,
+) -> Iterator[tuple[BenchRow | ImageFailed, BenchReport]]:
+    """Measure image by image, yielding each row (or the failure of a bad file) as it is done.
+
+    A file that cannot be read or measured is listed in ``report.failed`` and skipped, so one bad file never
+    costs the images already measured. ``resume_from``: a report of the same run that was cut short; its
+    rows are kept and its images not measured again.
+    """
     paths = find_images([config.dataset])
     if not paths:
         raise FileNotFoundError(f"no images found in {config.dataset}")
     paths = select_images(paths, config.skip, config.limit)
+    validate_job(
+        Job(paths[0], config.method_id, config.scale, config.options, config.device)
+    )  # fail once, early
     report = BenchReport(config, describe_machine())
+    if resume_from is not None:
+        check_same_run(resume_from.config, config)
+        report.rows = list(resume_from.rows)
+        report.failed = dict(resume_from.failed)
+        if resume_from.machine != report.machine:
+            report.machine = f"{resume_from.machine} + {report.machine}"
+    done = {row.image for row in report.rows} | set(report.failed)
+    for path in paths:
+        if path.stem in done:
+            continue
+        try:
+            row = _measure_image(config, path, listener, cancel)
+        except (ImageError, ValueError, RuntimeError, OSError, MemoryError) as error:
+            failure = ImageFailed(path.stem, str(error))
+            report.failed[path.stem] = failure.reason
+            yield failure, report
+            continue
+        report.rows.append(row)
+        yield row, report
+
+
+def check_same_run(previous: BenchConfig, config: BenchConfig) -> None:
+    """Refuse to resume a report of another measurement (ValueError naming what differs)."""
+    for key in (*_MERGE_KEYS, "skip", "limit"):
+        if getattr(previous, key) != getattr(config, key):
+            raise ValueError(
+                f"cannot resume: the report measured {key}={getattr(previous, key)!r}, this run {getattr(config, key)!r}"
+            )
+    if Path(previous.dataset).name != Path(config.dataset).name:
+        raise ValueError(f"cannot resume: the report measured {previous.dataset}, this run {config.dataset}")
+
+
+def _measure_image(
+    config: BenchConfig, path: Path, listener: ProgressListener | None, cancel: CancelToken | None
+) -> BenchRow:
     methods = (
         [BASELINE_METHOD] if config.method_id == BASELINE_METHOD else [BASELINE_METHOD, config.method_id]
     )
-    for path in paths:
-        original = load_image(path)
-        if config.center_crop is not None:
-            original = original.with_pixels(central_crop(original.pixels, config.center_crop))
-        hr, lr = bicubic_degrade(original.pixels, config.scale)
-        row = BenchRow(path.stem, (hr.shape[1], hr.shape[0]))
-        for method_id in methods:
-            if method_id == config.method_id and _is_round_trip(method_id):
-                row.scores.update(_round_trip_scores(config, path.stem, original, hr, lr, listener, cancel))
-                continue
-            options = config.options if method_id == config.method_id else {}
-            job = Job(
-                original.with_pixels(lr), method_id, config.scale, options, config.device, seed=config.seed
-            )
-            result = run_job(job, listener, cancel)
-            output = result.image.pixels
-            if output.shape != hr.shape:
-                raise RuntimeError(
-                    f"{method_id} returned {output.shape} for {path.name}, expected {hr.shape}"
-                )
-            row.scores[method_id] = _score(
-                output, hr, config.scale, original.grey, float(result.info["seconds"])
-            )
-            if method_id == config.method_id:
-                row.info[method_id] = {key: str(value) for key, value in result.info.items()}
-            if config.save_dir is not None and method_id == config.method_id:
-                name = f"{path.stem}_{method_id}_x{config.scale}.png"
-                save_image(result.image, config.save_dir / name, overwrite=True)
-        report.rows.append(row)
-        yield row, report
+    original = load_image(path)
+    if config.center_crop is not None:
+        original = original.with_pixels(central_crop(original.pixels, config.center_crop))
+    hr, lr = bicubic_degrade(original.pixels, config.scale)
+    row = BenchRow(path.stem, (hr.shape[1], hr.shape[0]))
+    for method_id in methods:
+        if method_id == config.method_id and _is_round_trip(method_id):
+            row.scores.update(_round_trip_scores(config, path.stem, original, hr, lr, listener, cancel))
+            continue
+        options = config.options if method_id == config.method_id else {}
+        job = Job(original.with_pixels(lr), method_id, config.scale, options, config.device, seed=config.seed)
+        result = run_job(job, listener, cancel)
+        output = result.image.pixels
+        if output.shape != hr.shape:
+            raise RuntimeError(f"{method_id} returned {output.shape} for {path.name}, expected {hr.shape}")
+        row.scores[method_id] = _score(output, hr, config.scale, original.grey, float(result.info["seconds"]))
+        if method_id == config.method_id:
+            row.info[method_id] = {key: str(value) for key, value in result.info.items()}
+        if config.save_dir is not None and method_id == config.method_id:
+            name = f"{path.stem}_{method_id}_x{config.scale}.png"
+            save_image(result.image, config.save_dir / name, overwrite=True)
+    return row
 
 
 def _is_round_trip(method_id: str) -> bool:
@@ -244,6 +290,11 @@ def format_summary(report: BenchReport) -> str:
             f"  {method_id:<10} PSNR-Y {mean.psnr:6.2f} dB  SSIM-Y {mean.ssim:.4f}  "
             f"{mean.seconds:8.3f} s/image  ({ratio:.1f}x bicubic's time)"
         )
+    if report.failed:
+        lines.append(
+            f"  not measured ({len(report.failed)}): "
+            + "; ".join(f"{k}: {v}" for k, v in report.failed.items())
+        )
     return "\n".join(lines)
 
 
@@ -269,7 +320,8 @@ def read_json(path: Path) -> BenchReport:
             )
             for row in data["rows"]
         ]
-        return BenchReport(config, str(data["machine"]), rows)
+        failed = {str(k): str(v) for k, v in data.get("failed", {}).items()}
+        return BenchReport(config, str(data["machine"]), rows, failed)
     except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError, IndexError) as error:
         raise ValueError(f"{path}: not a bench report ({error})") from error
 
@@ -302,5 +354,8 @@ def merge_reports(reports: list[BenchReport]) -> BenchReport:
 
 
 def write_json(report: BenchReport, path: Path) -> None:
+    """Write atomically (a temporary file renamed into place): a run killed mid-write keeps the last report."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report.to_json(), indent=2), encoding="utf-8")
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    temporary.write_text(json.dumps(report.to_json(), indent=2), encoding="utf-8")
+    os.replace(temporary, path)
