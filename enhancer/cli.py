@@ -111,12 +111,33 @@ def _output_path(out_dir: Path, source: Path, fmt: str | None) -> Path:
     return out_dir / f"{source.stem}{suffix}"
 
 
-def _output_paths(out_dir: Path, source: Path, fmt: str | None, count: int) -> list[Path]:
+def _numbered(target: Path, count: int) -> list[Path]:
     """One output, or ``stem_1 … stem_N`` for a method that draws N samples."""
-    single = _output_path(out_dir, source, fmt)
     if count <= 1:
-        return [single]
-    return [single.with_name(f"{single.stem}_{k}{single.suffix}") for k in range(1, count + 1)]
+        return [target]
+    return [target.with_name(f"{target.stem}_{k}{target.suffix}") for k in range(1, count + 1)]
+
+
+def plan_outputs(files: list[Path], out_dir: Path, fmt: str | None) -> tuple[dict[Path, Path], list[str]]:
+    """The output of each input, no two alike: a later input whose name would collide gets its source
+    extension in the name (``a.png``, ``a-jpg.png``), then a number; plus one line per renamed output."""
+    planned: dict[Path, Path] = {}
+    taken: set[str] = set()
+    notes = []
+    for path in files:
+        target = _output_path(out_dir, path, fmt)
+        first = target
+        if target.name.lower() in taken:
+            extension = path.suffix.lstrip(".").lower() or "file"
+            target = target.with_name(f"{first.stem}-{extension}{first.suffix}")
+            number = 1
+            while target.name.lower() in taken:
+                target = target.with_name(f"{first.stem}-{number}{first.suffix}")
+                number += 1
+            notes.append(f"{path} would also write {first.name}: it writes {target.name} instead")
+        taken.add(target.name.lower())
+        planned[path] = target
+    return planned, notes
 
 
 def run_files(
@@ -129,31 +150,71 @@ def run_files(
     overwrite: bool,
     quiet: bool,
     after_result=None,
+    replace_input: bool = False,
 ) -> int:
-    """Run one job per file; a bad file is reported and the rest go on. Returns the number that failed."""
-    from enhancer.imaging.io import find_images, save_image
+    """Run one job per file; a bad file is reported and the rest go on. Returns the number that failed.
+
+    Before any work: broken links are named, outputs are planned so that none collides, an output that
+    would be an input file itself is refused unless ``replace_input``, and unfinished temporary files that
+    an earlier killed run left in the output folder are removed.
+    """
+    import time
+
+    from enhancer.imaging.io import find_images, remove_stale_temporaries, same_file, save_image
     from enhancer.runtime.runner import run_job, validate_job
 
+    started = time.time()
     failures = 0
     notes_said: set[str] = set()  # each device note once per run, not once per file
-    files = find_images(paths)
+    skipped: list[str] = []
+    files = find_images(paths, skipped)
+    for line in skipped:
+        _print_error(line)
+    failures += len(skipped)
     if not files:
         _print_error("no input images found")
-        return 1
+        return failures or 1
+    planned, renamed = plan_outputs(files, out_dir, fmt)
+    for line in renamed:
+        print(f"note: {line}", file=sys.stderr)
+    removed = remove_stale_temporaries(out_dir, older_than=started)
+    if removed and not quiet:
+        print(
+            f"note: removed {len(removed)} unfinished temporary file(s) of an earlier run from {out_dir}",
+            file=sys.stderr,
+        )
     for path in files:
         job = make_job(path)
         progress = _CliProgress(path.name, quiet)
         try:
             _, options = validate_job(job)
-            targets = _output_paths(out_dir, path, fmt, getattr(options, "samples", 1))
+            base = planned[path]
+            count = getattr(options, "samples", 1)
+            targets = _numbered(base, count)
             for target in targets:
-                if target.exists() and not overwrite:
+                replaced = next((f for f in files if same_file(target, f)), None)
+                if replaced is not None and not replace_input:
+                    raise ImageError(
+                        target,
+                        f"is the input {'file itself' if replaced == path else f'file {replaced}'}"
+                        " (the output folder is its folder): refusing to replace your original; choose "
+                        "another --out-dir, or add --replace-input to replace it on purpose",
+                    )
+                if target.exists() and not overwrite and replaced is None:
                     raise ImageError(target, "output exists (use --overwrite to replace it)")
             result = run_job(job, progress)
             progress.close()
             images = result.samples if len(targets) > 1 else [result.image]
+            protect = () if replace_input else files
             written = [
-                save_image(image, target, format=fmt, quality=quality, overwrite=overwrite, protect=files)
+                save_image(
+                    image,
+                    target,
+                    format=fmt,
+                    quality=quality,
+                    overwrite=overwrite or replace_input,
+                    protect=protect,
+                )
                 for image, target in zip(images, targets, strict=True)
             ]
             if after_result is not None:
@@ -205,6 +266,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         fmt=args.format,
         quality=args.quality,
         overwrite=args.overwrite,
+        replace_input=args.replace_input,
         quiet=args.quiet,
         after_result=_kernel_saver(Path(args.save_kernel), inputs, args) if args.save_kernel else None,
     )
@@ -271,6 +333,7 @@ def _run_irn_files(args: argparse.Namespace, make_job) -> int:
         fmt="png",
         quality=95,
         overwrite=args.overwrite,
+        replace_input=args.replace_input,
         quiet=args.quiet,
     )
     return 1 if failures else 0
@@ -521,6 +584,15 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _replace_input_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--replace-input",
+        action="store_true",
+        help="let a result replace its own input file (when --out-dir is the inputs' folder); your "
+        "original is lost",
+    )
+
+
 def _common_run_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--device",
@@ -553,7 +625,8 @@ def build_parser(method: Method | None = None, command: str | None = None) -> ar
     up.add_argument("--out-dir", required=True, help="folder for the results (DIR/<input stem>.<format>)")
     up.add_argument("--format", choices=OUTPUT_FORMATS, default=None, help="output format (default png)")
     up.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (1-100)")
-    up.add_argument("--overwrite", action="store_true", help="replace existing outputs, even an input file")
+    up.add_argument("--overwrite", action="store_true", help="replace existing outputs (never an input file)")
+    _replace_input_arg(up)
     up.add_argument("--tile-size", type=int, default=512, help="tile side in input pixels for large images")
     up.add_argument("--max-pixels", type=int, default=None, help="refuse inputs larger than this many pixels")
     up.add_argument(
@@ -584,8 +657,9 @@ def build_parser(method: Method | None = None, command: str | None = None) -> ar
     shrink.add_argument("--scale", type=int, choices=(2, 4), required=True)
     shrink.add_argument("--out-dir", required=True, help="folder for the small PNGs (DIR/<input stem>.png)")
     shrink.add_argument(
-        "--overwrite", action="store_true", help="replace existing outputs, even an input file"
+        "--overwrite", action="store_true", help="replace existing outputs (never an input file)"
     )
+    _replace_input_arg(shrink)
     shrink.add_argument("--tile-size", type=int, default=512, help="largest tile side in LR pixels")
     shrink.add_argument(
         "--max-pixels", type=int, default=None, help="refuse inputs larger than this many pixels"
@@ -609,8 +683,9 @@ def build_parser(method: Method | None = None, command: str | None = None) -> ar
         "--force", action="store_true", help="restore images without IRN's marker (needs --scale)"
     )
     restore.add_argument(
-        "--overwrite", action="store_true", help="replace existing outputs, even an input file"
+        "--overwrite", action="store_true", help="replace existing outputs (never an input file)"
     )
+    _replace_input_arg(restore)
     restore.add_argument("--tile-size", type=int, default=512, help="largest tile side in LR pixels")
     restore.add_argument(
         "--max-pixels", type=int, default=None, help="refuse inputs larger than this many pixels"

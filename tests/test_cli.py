@@ -90,18 +90,73 @@ def test_hostile_file_gives_one_line_error_and_no_output(tmp_path, capsys, kind)
     assert sorted(p.name for p in out.iterdir()) == ["fine.png"], "the bad file left output behind"
 
 
-def test_never_overwrites_an_input_without_overwrite(tmp_path, capsys):
+def test_an_input_is_replaced_only_with_replace_input(tmp_path, capsys):
     source = _png(tmp_path / "photo.png")
     before = source.read_bytes()
-    code = _upscale(source, out=tmp_path, flags="--method bicubic --scale 2 --quiet")
-    assert code == 1
-    assert source.read_bytes() == before
-    assert "overwrite" in capsys.readouterr().err
-    code = _upscale(source, out=tmp_path, flags="--method bicubic --scale 2 --overwrite --quiet")
+    for flags in ("", "--overwrite"):  # --overwrite replaces outputs, never the user's original
+        code = _upscale(source, out=tmp_path, flags=f"--method bicubic --scale 2 --quiet {flags}")
+        assert code == 1
+        assert source.read_bytes() == before
+        err = capsys.readouterr().err
+        assert "is the input file itself" in err and "--replace-input" in err
+    code = _upscale(source, out=tmp_path, flags="--method bicubic --scale 2 --replace-input --quiet")
     assert code == 0
     with Image.open(source) as im:
         assert im.size == (48, 32)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "a temporary file was left behind"
+
+
+def test_inputs_of_the_same_stem_get_outputs_apart(tmp_path, capsys):
+    _png(tmp_path / "a.png")
+    Image.fromarray(np.zeros((16, 24, 3), np.uint8)).save(tmp_path / "a.jpg")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a.png").write_bytes(b"old")
+    code = _upscale(
+        tmp_path / "a.png",
+        tmp_path / "a.jpg",
+        out=out,
+        flags="--method bicubic --scale 2 --overwrite --quiet",
+    )
+    assert code == 0
+    assert sorted(p.name for p in out.iterdir()) == ["a-jpg.png", "a.png"]
+    assert "a-jpg.png instead" in capsys.readouterr().err
+    with Image.open(out / "a-jpg.png") as im:
+        assert im.getextrema()[0] == (0, 0)  # the black JPEG's result, not the PNG's
+
+
+def test_stale_temporaries_of_a_killed_run_are_removed(tmp_path, capsys):
+    import os
+
+    source = _png(tmp_path / "photo.png")
+    out = tmp_path / "out"
+    out.mkdir()
+    stale = out / ".photo.png.tmp-0badf00d"
+    stale.write_bytes(b"x" * 100)
+    os.utime(stale, (1_000_000_000, 1_000_000_000))
+    theirs = out / ".notes.tmp-1234"  # not our pattern: left alone
+    theirs.write_bytes(b"keep")
+    assert _upscale(source, out=out, flags="--method bicubic --scale 2") == 0
+    assert not stale.exists() and theirs.exists()
+    assert "removed 1 unfinished temporary file" in capsys.readouterr().err
+
+
+def test_symlink_loops_and_dangling_links_get_one_line_each(tmp_path, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    _png(folder / "good.png")
+    (folder / "loop.png").symlink_to(folder / "loop.png")
+    (folder / "gone.png").symlink_to(folder / "missing.png")
+    named_loop = tmp_path / "x.png"
+    named_loop.symlink_to(tmp_path / "y.png")
+    (tmp_path / "y.png").symlink_to(named_loop)
+    out = tmp_path / "out"
+    code = _upscale(folder, named_loop, out=out, flags="--method bicubic --scale 2 --quiet")
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err
+    assert "loop.png: a symbolic link loop" in err and "gone.png: a symbolic link to nothing" in err
+    assert "x.png: a symbolic link loop" in err
+    assert sorted(p.name for p in out.iterdir()) == ["good.png"]
 
 
 def test_rotated_jpeg_with_icc_comes_out_upright_with_metadata(tmp_path):

@@ -48,7 +48,7 @@ from enhancer.gui.results import InputsPanel, ResultsPanel
 from enhancer.gui.save_dialog import FORMAT_SUFFIXES, SaveDialog, free_path, result_file_name
 from enhancer.gui.settings import AppSettings
 from enhancer.imaging.image import ImageData, ImageError
-from enhancer.imaging.io import SUPPORTED_SUFFIXES, find_images, load_image, save_image
+from enhancer.imaging.io import SUPPORTED_SUFFIXES, find_images, load_image, same_file, save_image
 from enhancer.methods.registry import Method
 from enhancer.runtime.runner import Job
 
@@ -59,13 +59,6 @@ def load_for_display(path: Path) -> tuple[Path, ImageData, QImage]:
     """Read a file and make its display copy (runs on a worker)."""
     image = load_image(path)
     return path, image, image_to_qimage(image)
-
-
-def same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
-    except OSError:
-        return False
 
 
 class MainWindow(QMainWindow):

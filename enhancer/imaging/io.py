@@ -10,8 +10,10 @@ TIFFs through ``tifffile``.
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import os
+import re
 import secrets
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -141,8 +143,8 @@ def save_image(
         path: Where to write; a missing parent folder is created.
         format: png, jpeg/jpg, webp, tiff/tif or bmp; by default taken from the suffix of ``path``.
         quality: JPEG and WebP quality, 1 to 100 (100 makes WebP lossless).
-        overwrite: Replace an existing file, even one listed in ``protect``.
-        protect: Files never to be written over unless ``overwrite`` (the inputs of a run).
+        overwrite: Replace an existing file (never one listed in ``protect``).
+        protect: Files never to be written over (the inputs of a run); leave it empty to replace one on purpose.
 
     Returns:
         The path written.
@@ -165,10 +167,27 @@ def save_image(
     return path
 
 
-def find_images(paths: Iterable[Path | str]) -> list[Path]:
+def _broken_link(path: Path) -> str | None:
+    """Why a symbolic link cannot be followed (a loop, or a dangling target), else None."""
+    if not path.is_symlink():
+        return None
+    try:
+        path.resolve(strict=True)
+    except RuntimeError:  # Python < 3.13 reports a loop this way
+        return "a symbolic link loop"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symbolic link loop"
+        return "a symbolic link to nothing (its target is missing)"
+    return None
+
+
+def find_images(paths: Iterable[Path | str], skipped: list[str] | None = None) -> list[Path]:
     """Expand folders into the images they hold (not recursively, sorted); keep files as given.
 
-    A file named explicitly is kept whatever its suffix, so that ``load_image`` reports what is wrong with it.
+    A file named explicitly is kept whatever its suffix, so that ``load_image`` reports what is wrong with it
+    — except a broken symbolic link (a loop or a missing target), which is left out like one inside a folder.
+    Each such link is described in ``skipped`` (one line each), so a caller can say why it was left out.
     Hidden files in folders (names starting with a dot, such as unfinished temporary outputs) are skipped.
     A file reached twice is listed once.
     """
@@ -176,14 +195,22 @@ def find_images(paths: Iterable[Path | str]) -> list[Path]:
     seen: set[Path] = set()
     for given in paths:
         given = Path(given)
+        broken = _broken_link(given)
+        if broken is not None:
+            if skipped is not None:
+                skipped.append(f"{given}: {broken}; skipped")
+            continue
         if given.is_dir():
-            candidates = sorted(
-                child
-                for child in given.iterdir()
-                if child.suffix.lower() in SUPPORTED_SUFFIXES
-                and not child.name.startswith(".")
-                and child.is_file()
-            )
+            candidates = []
+            for child in sorted(given.iterdir()):
+                if child.suffix.lower() not in SUPPORTED_SUFFIXES or child.name.startswith("."):
+                    continue
+                broken = _broken_link(child)
+                if broken is not None:
+                    if skipped is not None:
+                        skipped.append(f"{child}: {broken}; skipped")
+                elif child.is_file():
+                    candidates.append(child)
         else:
             candidates = [given]
         for candidate in candidates:
@@ -192,6 +219,27 @@ def find_images(paths: Iterable[Path | str]) -> list[Path]:
                 seen.add(key)
                 found.append(candidate)
     return found
+
+
+TEMPORARY_PATTERN = re.compile(r"^\..+\.tmp-[0-9a-f]{8}$")  # what _create_temporary_beside names
+
+
+def remove_stale_temporaries(folder: Path, older_than: float) -> list[Path]:
+    """Delete our own unfinished temporary outputs (``.NAME.tmp-XXXXXXXX``) left in ``folder`` by a run that
+    was killed, if last changed before ``older_than`` (a time.time() value: the start of this run)."""
+    removed = []
+    try:
+        children = list(folder.iterdir())
+    except OSError:
+        return removed
+    for child in children:
+        if not TEMPORARY_PATTERN.match(child.name) or child.is_symlink() or not child.is_file():
+            continue
+        with contextlib.suppress(OSError):
+            if child.stat().st_mtime < older_than:
+                child.unlink()
+                removed.append(child)
+    return removed
 
 
 # --- loading ---------------------------------------------------------------------------------------------
@@ -485,17 +533,22 @@ def _output_format(path: Path, format: str | None) -> str:
 def _check_destination(path: Path, *, overwrite: bool, protect: Iterable[Path | str]) -> None:
     if path.is_dir():
         raise ImageError(path, "is a folder, not a file name")
+    if any(same_file(path, Path(protected)) for protected in protect):
+        raise ImageError(path, "is an input file itself; refusing to write over the original")
     if overwrite:
         return
-    if any(_same_file(path, Path(protected)) for protected in protect):
-        raise ImageError(path, "is an input file; refusing to write over it (overwrite=True allows it)")
     if path.exists() or path.is_symlink():
         raise ImageError(path, "already exists; refusing to write over it (overwrite=True allows it)")
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    if a.resolve() == b.resolve():
-        return True
+def same_file(a: Path | str, b: Path | str) -> bool:
+    """True when two paths name one file (the same path, or links / hard links to it)."""
+    a, b = Path(a), Path(b)
+    try:
+        if a.resolve() == b.resolve():
+            return True
+    except (OSError, RuntimeError):  # a symbolic link loop
+        return False
     try:
         return os.path.samefile(a, b)
     except OSError:

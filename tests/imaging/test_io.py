@@ -412,7 +412,10 @@ def test_save_refuses_to_write_onto_an_input(tmp_path: Path) -> None:
         save_image(_small_image(), same_file_spelled_differently, protect=[source])
     assert source.read_bytes() == before
 
-    save_image(_small_image(), source, protect=[source], overwrite=True)
+    with pytest.raises(ImageError, match="input file"):  # overwrite replaces outputs, never a protected input
+        save_image(_small_image(), source, protect=[source], overwrite=True)
+    assert source.read_bytes() == before
+    save_image(_small_image(), source, overwrite=True)  # unprotected on purpose (--replace-input)
     assert source.read_bytes() != before
 
 
