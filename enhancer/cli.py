@@ -160,7 +160,13 @@ def run_files(
     """
     import time
 
-    from enhancer.imaging.io import find_images, remove_stale_temporaries, same_file, save_image
+    from enhancer.imaging.io import (
+        find_images,
+        lossy_conversions,
+        remove_stale_temporaries,
+        same_file,
+        save_image,
+    )
     from enhancer.runtime.runner import run_job, validate_job
 
     started = time.time()
@@ -206,6 +212,10 @@ def run_files(
             progress.close()
             images = result.samples if len(targets) > 1 else [result.image]
             protect = () if replace_input else files
+            lost = lossy_conversions(result.image, fmt, targets[0])
+            if "notice" in result.info or lost:
+                said = "; ".join([*([result.info["notice"]] if "notice" in result.info else []), *lost])
+                print(f"notice: {path}: {said}", file=sys.stderr)
             written = [
                 save_image(
                     image,
@@ -225,7 +235,8 @@ def run_files(
             if note and note not in notes_said and not quiet:
                 notes_said.add(note)
                 print(f"note: {note}", file=sys.stderr)
-            shown = {k: v for k, v in result.info.items() if k not in ("warning", "device_note", "provider")}
+            said_above = ("warning", "device_note", "provider", "notice")
+            shown = {k: v for k, v in result.info.items() if k not in said_above}
             info = ", ".join(f"{k}={v}" for k, v in shown.items())
             if not quiet:
                 names = str(written[0]) if len(written) == 1 else f"{written[0]} … {written[-1].name}"

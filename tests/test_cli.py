@@ -342,3 +342,47 @@ def test_bench_resume_measures_only_what_is_missing(tmp_path, capsys):
         )
         == 2
     )
+
+
+def test_lossy_conversions_get_a_one_line_notice(tmp_path, capsys):
+    frames = [Image.new("RGB", (8, 8), colour) for colour in ("red", "green", "blue")]
+    gif = tmp_path / "anim.gif"
+    frames[0].save(gif, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    rgba = np.zeros((8, 8, 4), np.uint8)
+    rgba[..., 3] = 128
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "clear.png")
+    out = tmp_path / "out"
+    assert _upscale(gif, out=out, flags="--method bicubic --scale 2 --quiet") == 0
+    assert "only the first frame" in capsys.readouterr().err
+    assert (
+        _upscale(tmp_path / "clear.png", out=out, flags="--method bicubic --scale 2 --format jpeg --quiet")
+        == 0
+    )
+    assert "alpha channel is dropped" in capsys.readouterr().err
+    assert (
+        _upscale(tmp_path / "clear.png", out=tmp_path / "png", flags="--method bicubic --scale 2 --quiet")
+        == 0
+    )
+    assert "notice" not in capsys.readouterr().err
+
+
+def test_shrinking_16_bit_says_the_restore_is_8_bit(tmp_path, capsys):
+    import tifffile
+
+    deep = (np.random.default_rng(0).random((16, 16, 3)) * 65535).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "deep.tif", deep)
+    assert (
+        main(
+            [
+                "shrink",
+                str(tmp_path / "deep.tif"),
+                "--scale",
+                "2",
+                "--out-dir",
+                str(tmp_path / "s"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    assert "8 bits of precision, not the original 16" in capsys.readouterr().err

@@ -48,7 +48,14 @@ from enhancer.gui.results import InputsPanel, ResultsPanel
 from enhancer.gui.save_dialog import FORMAT_SUFFIXES, SaveDialog, free_path, result_file_name
 from enhancer.gui.settings import AppSettings
 from enhancer.imaging.image import ImageData, ImageError
-from enhancer.imaging.io import SUPPORTED_SUFFIXES, find_images, load_image, same_file, save_image
+from enhancer.imaging.io import (
+    SUPPORTED_SUFFIXES,
+    find_images,
+    load_image,
+    lossy_conversions,
+    same_file,
+    save_image,
+)
 from enhancer.methods.registry import Method
 from enhancer.runtime.runner import Job
 
@@ -276,7 +283,8 @@ class MainWindow(QMainWindow):
         path, image, display = loaded
         self.library.add(ImageEntry(label=path.name, image=image, display=display))
         self.settings.add_recent_file(path)
-        self.show_info(f"Opened {path.name} ({image.width}×{image.height})")
+        notices = f": {'; '.join(image.notices)}" if image.notices else ""
+        self.show_info(f"Opened {path.name} ({image.width}×{image.height}){notices}")
 
     def _load_failed(self, exc: Exception) -> None:
         if isinstance(exc, ImageError):
@@ -559,9 +567,10 @@ class MainWindow(QMainWindow):
             overwrite = True
         protect = self.library.source_paths()
         image = entry.image
+        lost = lossy_conversions(image, None, path)
         self.background.submit(
             lambda: save_image(image, path, quality=quality, overwrite=overwrite, protect=protect),
-            lambda written: self._saved([written]),
+            lambda written: self._saved([written], lost),
             self._save_failed,
         )
 
@@ -607,12 +616,15 @@ class MainWindow(QMainWindow):
 
         self.background.submit(write_all, done, self._save_failed)
 
-    def _saved(self, paths: list[Path]) -> None:
+    def _saved(self, paths: list[Path], lost: list[str] | None = None) -> None:
         if not paths:
             return
         self.settings.output_folder = paths[-1].parent
         shown = paths[0].name if len(paths) == 1 else f"{len(paths)} files"
-        self.show_info(f"Saved {shown} in {paths[-1].parent}")
+        if lost:  # a lossy conversion the user chose by the suffix: said, and the message stays
+            self.show_error(f"Saved {shown} in {paths[-1].parent}, but {'; '.join(lost)}")
+        else:
+            self.show_info(f"Saved {shown} in {paths[-1].parent}")
 
     def _save_failed(self, exc: Exception) -> None:
         reason = exc.reason if isinstance(exc, ImageError) else str(exc)

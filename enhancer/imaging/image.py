@@ -33,6 +33,8 @@ class ImageData:
     exif: bytes | None = None
     text: dict[str, str] = field(default_factory=dict)
     source: Path | None = None
+    # What reading lost that the user should hear of (e.g. "first of 12 frames of an animated image").
+    notices: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.pixels.ndim != 3 or self.pixels.shape[2] != 3:

@@ -116,7 +116,11 @@ def load_image(path: Path | str, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Ima
         with Image.open(path, formats=_PILLOW_FORMATS) as im:
             _check_pixel_count(path, im.width, im.height, max_pixels)
             im.load()
-            return _image_from_pillow(path, im)
+            image = _image_from_pillow(path, im)
+            frames = getattr(im, "n_frames", 1)
+            if getattr(im, "is_animated", False) and frames > 1:
+                image.notices.append(f"an animated image of {frames} frames: only the first frame is used")
+            return image
     except ImageError:
         raise
     except Image.UnidentifiedImageError:
@@ -553,6 +557,17 @@ def same_file(a: Path | str, b: Path | str) -> bool:
         return os.path.samefile(a, b)
     except OSError:
         return False  # one of them does not exist
+
+
+def lossy_conversions(image: ImageData, format: str | None, path: Path | str = "out.png") -> list[str]:
+    """What saving ``image`` in this format will lose, in words (empty when nothing is lost)."""
+    fmt = _output_format(Path(path), format)
+    lost = []
+    if image.alpha is not None and fmt not in _ALPHA_FORMATS and float(np.min(image.alpha)) < 1.0:
+        lost.append(f"{fmt} has no transparency: the alpha channel is dropped")
+    if image.bit_depth == 16 and fmt not in _DEEP_FORMATS:
+        lost.append(f"{fmt} holds 8 bits per channel: the 16-bit image is saved with 8")
+    return lost
 
 
 def uint8_samples(values: np.ndarray) -> np.ndarray:

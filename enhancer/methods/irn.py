@@ -355,7 +355,12 @@ def shrink_with_irn(image: ImageData, scale: int, context: RunContext) -> Method
         text={**image.text, MARKER_KEY: marker.to_text()},
         source=image.source,
     )
-    return MethodResult(out, info={**device_info(provider, context.device), "action": "shrink"})
+    info = {**device_info(provider, context.device), "action": "shrink"}
+    if image.bit_depth == 16:
+        info["notice"] = (
+            "IRN's small file is 8-bit: restoring it gives 8 bits of precision, not the original 16"
+        )
+    return MethodResult(out, info=info)
 
 
 # ---- restore ---------------------------------------------------------------------------------------------

@@ -68,5 +68,8 @@ def run_job(
     result.info.setdefault("seconds", f"{time.perf_counter() - started:.3f}")
     result.info.setdefault("method", method.id)
     result.info.setdefault("scale", str(job.scale))
+    notices = [*image.notices, *([result.info["notice"]] if "notice" in result.info else [])]
+    if notices:
+        result.info["notice"] = "; ".join(dict.fromkeys(notices))
     progress.report(1.0, "done")
     return result
