@@ -27,6 +27,7 @@ reproduces ``imresize(x, 1 / s)``.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import lru_cache
 
 import numpy as np
@@ -36,6 +37,7 @@ from scipy import sparse
 
 CUBIC_A = -0.5  # Keys' cubic convolution parameter used by MATLAB imresize
 CUBIC_SUPPORT = 4.0  # the cubic kernel is non-zero on (-2, 2)
+LANCZOS3_SUPPORT = 6.0  # MATLAB's 'lanczos3': sinc(x) sinc(x / 3) on (-3, 3)
 SIZE_TOLERANCE = 1e-9  # forgive floating-point noise in size * scale before taking the ceiling
 _TORCH_CACHE_SIZE = 64
 
@@ -49,6 +51,14 @@ def cubic(x: np.ndarray) -> np.ndarray:
     near = ((a + 2) * ax3 - (a + 3) * ax2 + 1) * (ax <= 1)
     far = (a * ax3 - 5 * a * ax2 + 8 * a * ax - 4 * a) * ((ax > 1) & (ax <= 2))
     return near + far
+
+
+def lanczos3(x: np.ndarray) -> np.ndarray:
+    """MATLAB imresize's 'lanczos3' kernel: sinc(x) * sinc(x / 3) for |x| < 3, else 0."""
+    return np.sinc(x) * np.sinc(x / 3) * (np.abs(x) < 3)
+
+
+KERNELS = {"bicubic": (cubic, CUBIC_SUPPORT), "lanczos3": (lanczos3, LANCZOS3_SUPPORT)}
 
 
 def output_size(size: int, scale: float) -> int:
@@ -65,16 +75,19 @@ def _symmetric_indices(n: int, positions: np.ndarray) -> np.ndarray:
 
 
 @lru_cache(maxsize=128)
-def _contributions(in_size: int, out_size: int, scale: float) -> tuple[np.ndarray, np.ndarray]:
+def _contributions(
+    in_size: int, out_size: int, scale: float, method: str = "bicubic"
+) -> tuple[np.ndarray, np.ndarray]:
     """Source indices and weights (both out_size x taps) for one dimension, as MATLAB's ``contributions``."""
+    base, support = KERNELS[method]
     if scale < 1:
-        width = CUBIC_SUPPORT / scale
+        width = support / scale
 
         def kernel(t: np.ndarray) -> np.ndarray:
-            return scale * cubic(scale * t)
+            return scale * base(scale * t)
     else:
-        width = CUBIC_SUPPORT
-        kernel = cubic
+        width = support
+        kernel = base
     # MATLAB works 1-based: u is the input position of output sample x.
     x = np.arange(1, out_size + 1, dtype=np.float64)
     u = x / scale + 0.5 * (1 - 1 / scale)
@@ -114,42 +127,105 @@ def _plan(
 
 
 @lru_cache(maxsize=128)
-def _sparse_matrix(in_size: int, out_size: int, scale: float, dtype: np.dtype) -> sparse.csr_matrix:
+def _sparse_matrix(
+    in_size: int, out_size: int, scale: float, dtype: np.dtype, method: str = "bicubic"
+) -> sparse.csr_matrix:
     """The (out_size x in_size) resize matrix of one dimension; mirrored taps landing together are summed."""
-    indices, weights = _contributions(in_size, out_size, scale)
+    indices, weights = _contributions(in_size, out_size, scale, method)
     rows = np.repeat(np.arange(out_size), indices.shape[1])
     data = weights.ravel().astype(dtype)
     return sparse.csr_matrix((data, (rows, indices.ravel())), shape=(out_size, in_size))
 
 
+def _check_float_image(image: np.ndarray) -> None:
+    if not np.issubdtype(image.dtype, np.floating):
+        raise TypeError(f"imresize expects a float image, got {image.dtype}")
+    if image.ndim not in (2, 3):
+        raise ValueError(f"expected H x W or H x W x C, got shape {image.shape}")
+
+
+def _resize_along(matrix: sparse.csr_matrix, image: np.ndarray, dim: int) -> np.ndarray:
+    """One dimension's pass: bring it to the front so one sparse product resizes every column at once."""
+    moved = np.ascontiguousarray(image if dim == 0 else image.swapaxes(0, 1))
+    resized = (matrix @ moved.reshape(moved.shape[0], -1)).reshape((matrix.shape[0], *moved.shape[1:]))
+    return resized if dim == 0 else resized.swapaxes(0, 1)
+
+
 def imresize(
-    image: np.ndarray, scale: float | None = None, output_shape: tuple[int, int] | None = None
+    image: np.ndarray,
+    scale: float | None = None,
+    output_shape: tuple[int, int] | None = None,
+    method: str = "bicubic",
 ) -> np.ndarray:
-    """Resize an H x W or H x W x C float image like MATLAB's ``imresize(image, scale, 'bicubic')``.
+    """Resize an H x W or H x W x C float image like MATLAB's ``imresize(image, scale, method)``.
 
     Args:
         image: float32 or float64 pixels; no clipping or rounding is applied.
         scale: one factor for both sides; the output size is ``ceil(size * scale)``.
         output_shape: (height, width) instead of a scale; each side then has its own factor.
+        method: ``bicubic`` (the papers' protocol) or ``lanczos3``.
 
     Returns:
         The resized image, same dtype as the input.
     """
-    if not np.issubdtype(image.dtype, np.floating):
-        raise TypeError(f"imresize expects a float image, got {image.dtype}")
-    if image.ndim not in (2, 3):
-        raise ValueError(f"expected H x W or H x W x C, got shape {image.shape}")
+    _check_float_image(image)
     steps = _plan(image.shape[:2], scale, output_shape)
     if not steps:
         return image.copy()
     out = image
     for dim, size, dim_scale in steps:
-        matrix = _sparse_matrix(out.shape[dim], size, dim_scale, image.dtype)
-        # Bring the resized dimension to the front so one sparse product resizes every column at once.
-        moved = np.ascontiguousarray(out if dim == 0 else out.swapaxes(0, 1))
-        resized = (matrix @ moved.reshape(moved.shape[0], -1)).reshape((size, *moved.shape[1:]))
-        out = resized if dim == 0 else resized.swapaxes(0, 1)
+        out = _resize_along(_sparse_matrix(out.shape[dim], size, dim_scale, image.dtype, method), out, dim)
     return np.ascontiguousarray(out, dtype=image.dtype)
+
+
+def imresize_tiled(
+    image: np.ndarray,
+    scale: float,
+    tile: int = 512,
+    method: str = "bicubic",
+    progress: Callable[[float], None] | None = None,
+) -> np.ndarray:
+    """``imresize(image, scale, method=method)`` bit for bit, computed in output tiles of at most
+    ``tile`` x ``tile``, so memory beyond the input and the output stays that of one tile.
+
+    Each tile takes the rows of both dimensions' resize matrices that produce it and the input block their
+    taps reach (the halo follows from the kernel, mirrored borders included): the same products, summed in
+    the same order, as the whole image. ``progress(fraction)`` is called after each tile (it may raise to
+    stop).
+    """
+    _check_float_image(image)
+    if tile < 1:
+        raise ValueError(f"tile must be positive, got {tile}")
+    steps = _plan(image.shape[:2], scale, None)
+    if not steps:
+        return image.copy()
+    matrices = {dim: _sparse_matrix(image.shape[dim], size, s, image.dtype, method) for dim, size, s in steps}
+    out_shape = [image.shape[0], image.shape[1]]
+    for dim, size, _ in steps:
+        out_shape[dim] = size
+    out = np.empty((*out_shape, *image.shape[2:]), dtype=image.dtype)
+    starts = [range(0, out_shape[0], tile), range(0, out_shape[1], tile)]
+    count, done = len(starts[0]) * len(starts[1]), 0
+    for top in starts[0]:
+        for left in starts[1]:
+            window = [slice(top, min(top + tile, out_shape[0])), slice(left, min(left + tile, out_shape[1]))]
+            reach, parts = [], {}
+            for dim in (0, 1):
+                if dim not in matrices:
+                    reach.append(window[dim])
+                    continue
+                rows = matrices[dim][window[dim]]
+                first, last = int(rows.indices.min()), int(rows.indices.max())
+                reach.append(slice(first, last + 1))
+                parts[dim] = rows[:, first : last + 1]
+            block = image[reach[0], reach[1]]
+            for dim, _, _ in steps:
+                block = _resize_along(parts[dim], block, dim)
+            out[window[0], window[1]] = block
+            done += 1
+            if progress is not None:
+                progress(done / count)
+    return out
 
 
 @lru_cache(maxsize=_TORCH_CACHE_SIZE)
