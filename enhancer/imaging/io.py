@@ -576,17 +576,29 @@ def uint8_samples(values: np.ndarray) -> np.ndarray:
     return np.rint(values * np.float32(255)).astype(np.uint8)
 
 
+QUANTISE_ROWS = 256  # rows converted at a time: float temporaries stay a strip, not a second whole image
+
+
 def _quantised_samples(image: ImageData, fmt: str) -> np.ndarray:
-    """H x W (grey) or H x W x S uint8/uint16 samples in the layout the file will hold."""
+    """H x W (grey) or H x W x S uint8/uint16 samples in the layout the file will hold.
+
+    Converted in strips of rows, so that saving a large image needs its samples plus one strip of floats.
+    """
     deep = image.bit_depth == 16 and fmt in _DEEP_FORMATS
-    planes = [image.pixels.mean(axis=2, dtype=np.float32)[..., None] if image.grey else image.pixels]
-    if image.alpha is not None and fmt in _ALPHA_FORMATS:
-        planes.append(image.alpha[..., None])
-    values = np.concatenate(planes, axis=2) if len(planes) > 1 else planes[0]
-    values = np.clip(np.nan_to_num(values, nan=0.0), 0.0, 1.0)
+    keep_alpha = image.alpha is not None and fmt in _ALPHA_FORMATS
+    channels = (1 if image.grey else 3) + (1 if keep_alpha else 0)
     top, dtype = (65535, np.uint16) if deep else (255, np.uint8)
-    samples = np.rint(values * np.float32(top)).astype(dtype)
-    return samples[..., 0] if samples.shape[2] == 1 else samples
+    samples = np.empty((image.height, image.width, channels), dtype=dtype)
+    for start in range(0, image.height, QUANTISE_ROWS):
+        rows = slice(start, start + QUANTISE_ROWS)
+        pixels = image.pixels[rows]
+        planes = [pixels.mean(axis=2, dtype=np.float32)[..., None] if image.grey else pixels]
+        if keep_alpha:
+            planes.append(image.alpha[rows][..., None])
+        values = np.concatenate(planes, axis=2) if len(planes) > 1 else planes[0]
+        values = np.clip(np.nan_to_num(values, nan=0.0), 0.0, 1.0)
+        samples[rows] = np.rint(values * np.float32(top))
+    return samples[..., 0] if channels == 1 else samples
 
 
 def _encode(fh: BinaryIO, samples: np.ndarray, image: ImageData, fmt: str, quality: int) -> None:
