@@ -381,16 +381,19 @@ def _load_tiff_with_tifffile(path: Path, max_pixels: int) -> ImageData:
         raise
     except Exception as exc:  # tifffile and imagecodecs raise many types for bad data.
         raise ImageError(path, _read_failure(exc)) from exc
-    return _image_from_samples(
-        samples,
-        grey=grey,
-        premultiplied=premultiplied,
-        orientation=orientation,
-        icc=icc,
-        exif=None,
-        text={},
-        source=path,
-    )
+    try:
+        return _image_from_samples(
+            samples,
+            grey=grey,
+            premultiplied=premultiplied,
+            orientation=orientation,
+            icc=icc,
+            exif=None,
+            text={},
+            source=path,
+        )
+    except ValueError as exc:  # a layout the checks above did not foresee: still one clear line
+        raise ImageError(path, f"damaged or unsupported TIFF layout ({exc})") from exc
 
 
 def _tiff_first_page(
@@ -417,6 +420,9 @@ def _tiff_first_page(
         icc = bytes(icc_tag.value) if icc_tag is not None else None
         orientation = int(orientation_tag.value) if orientation_tag is not None else 1
     colour_samples = 1 if photometric in (0, 1) else 3
+    present = samples.shape[2] if samples.ndim == 3 else 1
+    if present < colour_samples:
+        raise ImageError(path, f"damaged TIFF: {present} sample(s) per pixel where its colour model needs 3")
     if samples.ndim == 3 and samples.shape[2] > colour_samples:
         # Keep a following alpha sample (1 associated, 2 unassociated); drop other extra samples.
         has_alpha = bool(extra) and extra[0] in (1, 2)

@@ -112,7 +112,7 @@ class IRNMarker:
                 lr_sha256=_optional_text(values.get("lr_sha256")),
                 fingerprint=_optional_text(values.get("fingerprint")),
             )
-        except (ValueError, KeyError, TypeError) as error:
+        except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as error:
             raise ValueError(f"the IRN marker is damaged ({error}): {text[:80]!r}") from None
         if marker.scale not in IRN_SCALES or marker.width < 1 or marker.height < 1:
             raise ValueError(f"the IRN marker holds impossible values: {text[:80]!r}")
