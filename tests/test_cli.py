@@ -386,3 +386,14 @@ def test_shrinking_16_bit_says_the_restore_is_8_bit(tmp_path, capsys):
         == 0
     )
     assert "8 bits of precision, not the original 16" in capsys.readouterr().err
+
+
+def test_a_result_over_the_output_limit_is_refused_before_any_work(tmp_path, capsys, monkeypatch):
+    from enhancer.runtime import runner
+
+    monkeypatch.setattr(runner, "MAX_OUTPUT_PIXELS", 1000)
+    source = _png(tmp_path / "p.png", size=(20, 20))
+    assert _upscale(source, out=tmp_path / "o", flags="--method bicubic --scale 2 --quiet") == 1
+    err = capsys.readouterr().err
+    assert "the result would be 40×40" in err and "over the limit" in err
+    assert not list((tmp_path / "o").glob("*.png"))

@@ -11,6 +11,11 @@ from enhancer.imaging.image import ImageData
 from enhancer.methods.registry import Method, MethodResult, RunContext, get_method
 from enhancer.runtime.jobs import CancelToken, Progress, ProgressListener
 
+# A result is held as float32 RGB (12 bytes a pixel) and saved through 8/16-bit samples: measured peaks of
+# 23.6 MB per output megapixel (docs/BENCHMARKS.md). 400 MP keeps a job under ~10 GB on our 24 GB machines.
+MAX_OUTPUT_PIXELS = 400_000_000
+BYTES_PER_OUTPUT_PIXEL = 24
+
 
 @dataclass
 class Job:
@@ -60,6 +65,14 @@ def run_job(
         image = job.source
     else:
         image = load_image(job.source, max_pixels=job.max_pixels or DEFAULT_MAX_PIXELS)
+    enlarged = job.action in ("upscale", "restore")
+    output_pixels = image.width * image.height * job.scale * job.scale if enlarged else 0
+    if output_pixels > MAX_OUTPUT_PIXELS:
+        raise ValueError(
+            f"the result would be {image.width * job.scale}×{image.height * job.scale} = "
+            f"{output_pixels / 1e6:.0f} MP, over the limit of {MAX_OUTPUT_PIXELS / 1e6:.0f} MP (about "
+            f"{MAX_OUTPUT_PIXELS * BYTES_PER_OUTPUT_PIXEL / 2**30:.0f} GB of memory); use a smaller scale or crop"
+        )
     context = RunContext(
         progress=progress, device=job.device, tile_size=job.tile_size, seed=job.seed, action=job.action
     )
