@@ -481,7 +481,7 @@ def _bench_faces(args: argparse.Namespace) -> int:
     import json
 
     from enhancer.bench.faces import FaceBenchConfig, comparison_figure, run_face_benchmark
-    from enhancer.methods.pixelrsr import find_model, load_network
+    from enhancer.methods.pixelrsr import find_model, load_network, sampler
     from enhancer.runtime.devices import torch_device
 
     if args.scale != 4:
@@ -496,10 +496,11 @@ def _bench_faces(args: argparse.Namespace) -> int:
             print(f"note: no L2 baseline ({missing})", file=sys.stderr)
             l2_network = None
         config = FaceBenchConfig(Path(args.dataset), split=args.split, limit=args.limit, seed=args.seed)
-        report = run_face_benchmark(config, network, l2_network)
+        face_sampler = sampler()
+        report = run_face_benchmark(config, network, face_sampler, l2_network)
         if args.figure:
             print(
-                f"wrote {comparison_figure(network, l2_network, Path(args.dataset), Path(args.figure), split=args.split)}"
+                f"wrote {comparison_figure(face_sampler, l2_network, Path(args.dataset), Path(args.figure), split=args.split)}"
             )
     except (ValueError, FileNotFoundError, DeviceError) as error:
         _print_error(str(error))

@@ -20,6 +20,7 @@ import torch
 
 from enhancer.imaging.metrics import score
 from enhancer.imaging.resize import imresize
+from enhancer.methods.pixelrsr import OnnxFaceSampler, sample_uniforms
 from enhancer.nets.pixelrsr import (
     SCALE,
     ConditioningNet,
@@ -51,23 +52,13 @@ class FaceBenchReport:
     figures: dict[str, Any] = field(default_factory=dict)
 
 
-def _uniforms(count: int, seed: int) -> torch.Tensor:
-    return torch.stack(
-        [torch.rand(3, 32, 32, generator=torch.Generator().manual_seed(seed + k)) for k in range(count)]
-    )
-
-
-def draw(
-    network: PixelRecursiveSR, lr: torch.Tensor, temperature: float, seed: int, progress: Any = None
-) -> np.ndarray:
-    """Samples (N, 32, 32, 3) float in [0, 1] for a batch of LR inputs; image k uses seed + k."""
+def draw(face_sampler: OnnxFaceSampler, lr: torch.Tensor, temperature: float, seed: int) -> np.ndarray:
+    """Samples (N, 32, 32, 3) float in [0, 1] with the shipped sampler; image k uses seed + k."""
     out = []
     for start in range(0, len(lr), BATCH):
-        batch = lr[start : start + BATCH]
-        levels = sample(network, batch, temperature, _uniforms(len(batch), seed + start))
-        out.append(levels.float().permute(0, 2, 3, 1).numpy() / (network.levels - 1))
-        if progress:
-            progress(min(start + BATCH, len(lr)), len(lr))
+        batch = lr[start : start + BATCH].numpy()
+        levels = face_sampler.sample(batch, temperature, sample_uniforms(len(batch), seed + start))
+        out.append(levels.transpose(0, 2, 3, 1).astype(np.float32) / (face_sampler.levels - 1))
     return np.concatenate(out)
 
 
@@ -113,6 +104,7 @@ def nll(network: PixelRecursiveSR, lr: torch.Tensor, hr_levels: torch.Tensor) ->
 def run_face_benchmark(
     config: FaceBenchConfig,
     network: PixelRecursiveSR,
+    face_sampler: OnnxFaceSampler,
     l2_network: ConditioningNet | None = None,
     log: Any = print,
 ) -> FaceBenchReport:
@@ -149,7 +141,7 @@ def run_face_benchmark(
         log(f"L2 regression: {figures['l2_regression']}")
     for temperature in TEMPERATURES:
         started = time.perf_counter()
-        outputs = draw(network, lr[:count], temperature, config.seed)
+        outputs = draw(face_sampler, lr[:count], temperature, config.seed)
         key = "greedy" if temperature == 0 else f"temperature_{temperature:g}"
         figures[key] = {
             **mean_scores(outputs, references),
@@ -162,7 +154,7 @@ def run_face_benchmark(
     stds = []
     for k in range(images):
         repeated = lr[k : k + 1].expand(DIVERSITY_SAMPLES, -1, -1, -1)
-        samples = draw(network, repeated, 1.0, config.seed + 1000 * (k + 1))
+        samples = draw(face_sampler, repeated.contiguous(), 1.0, config.seed + 1000 * (k + 1))
         stds.append(float(np.mean(np.std(samples * 255.0, axis=0))))
     figures["diversity"] = {
         "samples": DIVERSITY_SAMPLES,
@@ -171,20 +163,32 @@ def run_face_benchmark(
         "mean_per_pixel_std_8bit": float(np.mean(stds)),
     }
     log(f"diversity: {figures['diversity']}")
-    figures["sampling_seconds"] = time_sampling(network, lr, config.timing_batches)
+    figures["sampling_seconds"] = time_sampling(network, face_sampler, lr, config.timing_batches)
     log(f"sampling: {figures['sampling_seconds']}")
     return report
 
 
-def time_sampling(network: PixelRecursiveSR, lr: torch.Tensor, batches: tuple[int, ...]) -> dict[str, float]:
-    """Seconds per batch and per sample at each batch size (one image repeated, temperature 1)."""
+def time_sampling(
+    network: PixelRecursiveSR, face_sampler: OnnxFaceSampler, lr: torch.Tensor, batches: tuple[int, ...]
+) -> dict[str, dict[str, float]]:
+    """Seconds per batch and per sample at each batch size (one image repeated, temperature 1), for the
+    shipped onnxruntime sampler and for the torch one it was chosen over, in this process."""
     timings = {}
     for size in batches:
-        batch = lr[:1].expand(size, -1, -1, -1)
+        batch = lr[:1].expand(size, -1, -1, -1).contiguous()
+        uniforms = sample_uniforms(size, 0)
         started = time.perf_counter()
-        sample(network, batch, 1.0, _uniforms(size, 0))
-        seconds = time.perf_counter() - started
-        timings[f"batch_{size}"] = {"seconds": round(seconds, 3), "per_sample": round(seconds / size, 3)}
+        face_sampler.sample(batch.numpy(), 1.0, uniforms)
+        onnx_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        sample(network, batch, 1.0, torch.from_numpy(uniforms))
+        torch_seconds = time.perf_counter() - started
+        timings[f"batch_{size}"] = {
+            "onnxruntime_seconds": round(onnx_seconds, 3),
+            "onnxruntime_per_sample": round(onnx_seconds / size, 3),
+            "torch_seconds": round(torch_seconds, 3),
+            "torch_per_sample": round(torch_seconds / size, 3),
+        }
     return timings
 
 
@@ -202,7 +206,7 @@ FIGURE_COLUMNS = (
 
 
 def comparison_figure(
-    network: PixelRecursiveSR,
+    face_sampler: OnnxFaceSampler,
     l2_network: ConditioningNet | None,
     faces: Path,
     path: Path,
@@ -222,8 +226,8 @@ def comparison_figure(
         np.repeat(np.repeat(lr_u8, SCALE, axis=1), SCALE, axis=2).astype(np.float32) / 255.0,
         np.stack([np.clip(imresize(x.astype(np.float64) / 255.0, scale=SCALE), 0, 1) for x in lr_u8]),
         regress(l2_network, lr) if l2_network is not None else np.zeros((images, 32, 32, 3), np.float32),
-        *(draw(network, lr, 0.8, seed + 100 * k) for k in range(3)),
-        draw(network, lr, 0.0, seed),
+        *(draw(face_sampler, lr, 0.8, seed + 100 * k) for k in range(3)),
+        draw(face_sampler, lr, 0.0, seed),
         hr_u8.astype(np.float32) / 255.0,
     ]
     cell, header, gap = 32 * FIGURE_ZOOM, 16, 4

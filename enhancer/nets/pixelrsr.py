@@ -374,3 +374,77 @@ def sample(
         if progress is not None:
             progress((i + 1) / height)
     return x_levels
+
+
+# ---- graphs for onnxruntime: the prior split into the two steps a sampler repeats ------------------------
+
+
+class VerticalRowStep(nn.Module):
+    """One row of the vertical stack from the row above it (the shipped prior has 2-row vertical kernels).
+
+    Inputs: ``above0`` / ``row0`` (N, 3, W), the first layer's input at rows i-1 and i (that is, HR rows i-2
+    and i-1); ``above`` (L-1, N, C, W), the other layers' inputs at row i-1. Outputs: each layer's vertical
+    contribution to the horizontal stack at row i (L, N, 2C, W) and the other layers' inputs at row i
+    (L-1, N, C, W), which are ``above`` for the next row.
+    """
+
+    def __init__(self, prior: GatedPixelCNN) -> None:
+        super().__init__()
+        if prior.layers[0].vertical.rows != 2 or len(prior.layers) < 2:
+            raise ValueError("VerticalRowStep handles 2-row vertical kernels and 2 or more layers only")
+        self.prior = prior
+
+    def forward(
+        self, above0: torch.Tensor, row0: torch.Tensor, above: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        contributions, rows = [], []
+        previous, current = above0, row0
+        for index, layer in enumerate(self.prior.layers):
+            half = layer.vertical.cols // 2
+            slab = F.pad(torch.stack([previous, current], dim=2), (half, half, 0, 0))
+            pre = F.conv2d(slab, layer.vertical.weight, layer.vertical.bias)
+            contributions.append(layer.vertical_to_horizontal(pre)[:, :, 0])
+            if index + 1 < len(self.prior.layers):
+                following = _gate(pre)[:, :, 0]
+                rows.append(following)
+                previous, current = above[index], following
+        return torch.stack(contributions), torch.stack(rows)
+
+
+class HorizontalColumnStep(nn.Module):
+    """The horizontal stack and the head at one column, for one sub-pixel step (2-column horizontal kernels).
+
+    Inputs: ``left0`` / ``current0`` (N, 3), the HR pixel left of the current one and the current one (only its
+    colours before the one being drawn matter); ``lefts`` (L-1, N, C), the other layers' inputs one column to
+    the left; ``from_vertical`` (L, N, 2C), the vertical contributions at this pixel. Outputs: the prior's
+    logits of all three colours (N, 3, levels) and the other layers' inputs at this column (L-1, N, C).
+    """
+
+    def __init__(self, prior: GatedPixelCNN) -> None:
+        super().__init__()
+        if prior.layers[0].horizontal.width != 2 or len(prior.layers) < 2:
+            raise ValueError(
+                "HorizontalColumnStep handles 2-column horizontal kernels and 2 or more layers only"
+            )
+        self.prior = prior
+
+    def forward(
+        self, left0: torch.Tensor, current0: torch.Tensor, lefts: torch.Tensor, from_vertical: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        inputs = []
+        left, current = left0, current0
+        h = current0
+        for index, layer in enumerate(self.prior.layers):
+            weight = layer.horizontal.weight * layer.horizontal.weight_mask
+            pre = left @ weight[:, :, 0, 0].t() + current @ weight[:, :, 0, 1].t() + layer.horizontal.bias
+            residual = layer.residual
+            out = _gate(pre + from_vertical[index]) @ (residual.weight * residual.weight_mask)[:, :, 0, 0].t()
+            out = out + residual.bias
+            h = out if layer.first else current + out
+            if index + 1 < len(self.prior.layers):
+                inputs.append(h)
+                left, current = lefts[index], h
+        hidden, head = self.prior.head_hidden, self.prior.head_out
+        h = F.relu(F.relu(h) @ (hidden.weight * hidden.weight_mask)[:, :, 0, 0].t() + hidden.bias)
+        logits = h @ (head.weight * head.weight_mask)[:, :, 0, 0].t() + head.bias
+        return logits.view(-1, COLOURS, self.prior.levels), torch.stack(inputs)

@@ -1,7 +1,10 @@
 """Ship a trained pixel recursive SR checkpoint: ``models/pixelrsr.pt`` plus its manifest entry.
 
 The file holds only tensors and the network's integer configuration (loaded with ``weights_only=True``).
-Torch weights, not ONNX: why is measured in docs/BENCHMARKS.md ("Pixel recursive SR"). Example::
+Also three ONNX graphs that the app samples with (conditioning network, one row of the vertical stack, one
+sub-pixel step of the horizontal stack and head): onnxruntime ran the 3072 steps of a sample 2.8x faster than
+torch on our CPU (docs/BENCHMARKS.md, "Pixel recursive SR"). The torch weights stay for the benchmark's
+likelihoods and for training on. Example::
 
     python -m enhancer.train.pixelrsr_export --checkpoint out/pixelrsr/main/best.pt \
         --measured out/pixelrsr/test_report.json
@@ -18,9 +21,16 @@ from typing import Any
 import torch
 
 from enhancer.methods.irn import MANIFEST_NAME, models_dir
-from enhancer.nets.pixelrsr import ConditioningNet, PixelRecursiveSR
+from enhancer.nets.pixelrsr import ConditioningNet, HorizontalColumnStep, PixelRecursiveSR, VerticalRowStep
 
 MODEL_FILE = "pixelrsr.pt"
+# The graphs onnxruntime samples with (the shipped path: measured faster than torch, docs/BENCHMARKS.md).
+GRAPH_FILES = {
+    "conditioning": "pixelrsr_conditioning.onnx",
+    "vertical_row": "pixelrsr_vertical_row.onnx",
+    "horizontal_step": "pixelrsr_horizontal_step.onnx",
+}
+ONNX_OPSET = 17
 L2_BASELINE_FILE = "pixelrsr_l2.pt"  # the L2 regression baseline of the benchmark (not offered to users)
 
 
@@ -37,6 +47,58 @@ def save_network(network: PixelRecursiveSR | ConditioningNet, path: Path) -> str
     torch.save(payload, temporary)
     temporary.replace(path)
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def export_graphs(network: PixelRecursiveSR, folder: Path) -> dict[str, dict[str, str]]:
+    """Write the three sampling graphs; returns {role: {"file", "sha256"}}."""
+    import warnings
+
+    network = network.eval()
+    prior = network.prior
+    layers, channels = len(prior.layers), prior.head_hidden.in_channels
+    n, width = 2, 32
+    graphs = {
+        "conditioning": (network.conditioning, (torch.zeros(n, 3, 8, 8),), ["lr"], ["logits"]),
+        "vertical_row": (
+            VerticalRowStep(prior),
+            (torch.zeros(n, 3, width), torch.zeros(n, 3, width), torch.zeros(layers - 1, n, channels, width)),
+            ["above0", "row0", "above"],
+            ["from_vertical", "rows"],
+        ),
+        "horizontal_step": (
+            HorizontalColumnStep(prior),
+            (
+                torch.zeros(n, 3),
+                torch.zeros(n, 3),
+                torch.zeros(layers - 1, n, channels),
+                torch.zeros(layers, n, 2 * channels),
+            ),
+            ["left0", "current0", "lefts", "from_vertical"],
+            ["logits", "inputs"],
+        ),
+    }
+    batch_axis = {"lr": 0, "logits": 0, "above0": 0, "row0": 0, "above": 1, "from_vertical": 1, "rows": 1}
+    batch_axis |= {"left0": 0, "current0": 0, "lefts": 1, "inputs": 1}
+    written = {}
+    for role, (module, inputs, input_names, output_names) in graphs.items():
+        path = folder / GRAPH_FILES[role]
+        temporary = path.with_name(path.name + ".tmp")
+        axes = {name: {batch_axis[name]: "batch"} for name in (*input_names, *output_names)}
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")  # the legacy exporter's deprecation notice
+            torch.onnx.export(
+                module,
+                inputs,
+                str(temporary),
+                input_names=input_names,
+                output_names=output_names,
+                dynamic_axes=axes,
+                opset_version=ONNX_OPSET,
+                dynamo=False,
+            )
+        temporary.replace(path)
+        written[role] = {"file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+    return written
 
 
 def export_pixelrsr(
@@ -67,6 +129,8 @@ def export_pixelrsr(
         "sha256": sha,
         "config": network_config(network),
     }
+    if not baseline:
+        entry["graphs"] = export_graphs(network, folder)
     if training:
         entry["training"] = training
     if measured:

@@ -35,7 +35,7 @@ def models(tmp_path, monkeypatch):
     torch.manual_seed(0)
     folder = tmp_path / "models"
     export_pixelrsr(
-        PixelRecursiveSR(prior_layers=1, prior_channels=6, conditioning_channels=6, levels=16), folder
+        PixelRecursiveSR(prior_layers=2, prior_channels=6, conditioning_channels=6, levels=16), folder
     )
     export_pixelrsr(ConditioningNet(6, levels=1, blocks=1), folder)
     monkeypatch.setenv(irn.MODELS_ENV, str(folder))
@@ -84,4 +84,4 @@ def test_bench_cli_reports_every_figure(faces, models, tmp_path, capsys):
 
 def test_bench_needs_the_face_folder(models, tmp_path):
     with pytest.raises(FileNotFoundError):
-        run_face_benchmark(FaceBenchConfig(tmp_path / "nowhere"), None)
+        run_face_benchmark(FaceBenchConfig(tmp_path / "nowhere"), None, None)

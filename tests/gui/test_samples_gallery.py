@@ -17,7 +17,7 @@ from tests.gui.test_main_window import JOB_TIMEOUT_MS, open_and_wait, run_and_wa
 @pytest.fixture(autouse=True)
 def small_pixelrsr(tmp_path, monkeypatch):
     torch.manual_seed(0)
-    network = PixelRecursiveSR(prior_layers=1, prior_channels=6, conditioning_channels=6, levels=16)
+    network = PixelRecursiveSR(prior_layers=2, prior_channels=6, conditioning_channels=6, levels=16)
     export_pixelrsr(network, tmp_path / "models")
     monkeypatch.setenv(irn.MODELS_ENV, str(tmp_path / "models"))
 

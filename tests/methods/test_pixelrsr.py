@@ -118,3 +118,70 @@ def test_model_file_is_loaded_as_data_only(models_dir):
     payload = torch.load(models_dir / "pixelrsr.pt", weights_only=True)
     assert set(payload) == {"config", "state_dict"}
     assert pixelrsr.find_model().config == payload["config"]
+
+
+def test_onnx_graphs_match_the_torch_networks(models_dir):
+    """The shipped graphs against the torch modules they were exported from: each step, then whole samples."""
+    from enhancer.nets.pixelrsr import IncrementalPrior
+
+    network = pixelrsr.load_network(models_dir / "pixelrsr.pt", torch.device("cpu"))
+    face_sampler = pixelrsr.sampler()
+    rng = np.random.default_rng(0)
+    lr = (rng.random((3, 3, 8, 8), dtype=np.float32) * 2 - 1).astype(np.float32)
+    conditioning = face_sampler.sessions["conditioning"].run(None, {"lr": lr})[0]
+    with torch.no_grad():
+        np.testing.assert_allclose(
+            conditioning, network.conditioning(torch.from_numpy(lr)).numpy(), atol=1e-4
+        )
+    # Teacher-forced prior logits: torch's incremental evaluation against the two graphs, row by row.
+    x = (rng.random((3, 3, 32, 32), dtype=np.float32) * 2 - 1).astype(np.float32)
+    incremental = IncrementalPrior(network.prior, 3, 32, 32, torch.device("cpu"))
+    layers, channels = face_sampler.layers, face_sampler.channels
+    above0, above = np.zeros((3, 3, 32), np.float32), np.zeros((layers - 1, 3, channels, 32), np.float32)
+    worst = 0.0
+    for i in (0, 1, 2, 17):
+        with torch.no_grad():
+            for k in range(i):  # bring the torch caches to row i
+                incremental.start_row(k, torch.from_numpy(x))
+            incremental.start_row(i, torch.from_numpy(x))
+        above0 = x[:, :, i - 2] if i > 1 else np.zeros((3, 3, 32), np.float32)
+        above = np.zeros_like(above)
+        for k in range(i):  # the graph's caches the same way
+            row0 = x[:, :, k - 1] if k > 0 else np.zeros((3, 3, 32), np.float32)
+            above0_k = x[:, :, k - 2] if k > 1 else np.zeros((3, 3, 32), np.float32)
+            _, above = face_sampler.sessions["vertical_row"].run(
+                None, {"above0": above0_k, "row0": row0, "above": above}
+            )
+        row0 = x[:, :, i - 1] if i > 0 else np.zeros((3, 3, 32), np.float32)
+        from_vertical, _ = face_sampler.sessions["vertical_row"].run(
+            None, {"above0": above0, "row0": row0, "above": above}
+        )
+        lefts = np.zeros((layers - 1, 3, channels), np.float32)
+        left0 = np.zeros((3, 3), np.float32)
+        for j in range(5):
+            current = np.ascontiguousarray(x[:, :, i, j])
+            feeds = {
+                "left0": left0,
+                "current0": current,
+                "lefts": lefts,
+                "from_vertical": np.ascontiguousarray(from_vertical[..., j]),
+            }
+            logits, lefts = face_sampler.sessions["horizontal_step"].run(None, feeds)
+            with torch.no_grad():
+                for colour in range(3):
+                    expected = incremental.logits(j, colour, torch.from_numpy(current)).numpy()
+                    worst = max(worst, float(np.abs(logits[:, colour] - expected).max()))
+            left0 = current
+    assert worst < 1e-4
+    # Whole greedy samples: every drawn value is the argmax of the torch model on the sample itself (teacher
+    # forcing), but where torch's two best logits are within float32 noise of each other.
+    from enhancer.nets.pixelrsr import to_unit_range
+
+    ours = face_sampler.sample(lr, 0.0, pixelrsr.sample_uniforms(3, 0))
+    with torch.no_grad():
+        full, _ = network(torch.from_numpy(lr), to_unit_range(torch.from_numpy(ours), network.levels))
+    top2 = full.topk(2, dim=2).values
+    near_tie = (top2[:, :, 0] - top2[:, :, 1]) < 1e-3
+    agrees = full.argmax(dim=2).numpy() == ours
+    assert (agrees | near_tie.numpy()).all()
+    assert agrees.mean() > 0.99

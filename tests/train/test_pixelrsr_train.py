@@ -51,7 +51,7 @@ def test_short_run_resumes_and_exports(tmp_path):
     config = TrainConfig(
         out=str(tmp_path / "run"), faces=str(folder), iterations=4, batch=4, validate_every=2
     )
-    config.model.update(prior_layers=1, prior_channels=6, conditioning_channels=6, levels=16)
+    config.model.update(prior_layers=2, prior_channels=6, conditioning_channels=6, levels=16)
     pixelrsr_train.train(config)
     config.iterations = 6
     pixelrsr_train.train(config, resume=True)
