@@ -74,7 +74,7 @@ from enhancer.nets.kernelgan import (
     KernelGenerator,
     shrink_with_kernel,
 )
-from enhancer.runtime.devices import torch_device
+from enhancer.runtime.devices import preset_for_device, torch_device
 from enhancer.runtime.jobs import Progress
 
 # --- The paper's constants (KernelGAN, NeurIPS 2019) ---------------------------------------------------
@@ -556,9 +556,10 @@ class KernelGANOptions:
     """KernelGAN + ZSSR's user-facing options: a preset for both stages, and overrides."""
 
     preset: str = option(
-        "quality",
-        "quality: the paper's 3000 KernelGAN iterations and full ZSSR; fast: short runs for a CPU",
-        choices=PRESETS,
+        "auto",
+        "fast: a few minutes per photo on a CPU; quality: the paper's 3000 KernelGAN iterations and full "
+        "ZSSR, up to hours on a CPU; auto: quality on a GPU, fast on a CPU",
+        choices=("auto", *PRESETS),
     )
     iterations: int | None = option(
         None,
@@ -582,7 +583,7 @@ class KernelGANOptions:
 
 def resolve_config(options: KernelGANOptions) -> KernelGANConfig:
     """The preset's estimation settings; an ``iterations`` override keeps the schedule's proportions."""
-    config = preset_config(options.preset)
+    config = preset_config(preset_for_device(options.preset, "auto"))
     if options.iterations is None or options.iterations == config.iterations:
         return config
     ratio = options.iterations / config.iterations
@@ -600,7 +601,8 @@ def zssr_config(options: KernelGANOptions, *, kernel_mode: bool = True) -> ZSSRC
     ``kernel_mode=False`` gives the same run assuming bicubic (the blind benchmark's baseline): one jump at
     x2 like the kernel's run (a kernel is estimated for integer scales, so no gradual x2).
     """
-    config = replace(zssr_preset_config(options.preset, kernel_mode=kernel_mode), gradual_x2=False)
+    preset = preset_for_device(options.preset, "auto")
+    config = replace(zssr_preset_config(preset, kernel_mode=kernel_mode), gradual_x2=False)
     if options.zssr_iterations is None:
         return config
     return replace(
@@ -618,6 +620,7 @@ def run_kernelgan(
     The result's ``extras["kernel"]`` is the kernel for ``scale`` (sums to 1); the ``kernel`` action returns
     the input image unchanged with the kernel.
     """
+    options = replace(options, preset=preset_for_device(options.preset, context.device))
     config = resolve_config(options)
     pixels = image.pixels[:, :, :1] if image.grey else image.pixels
     only_kernel = context.action == "kernel"

@@ -36,7 +36,7 @@ from enhancer.imaging.resize import central_crop, downscale_with_kernel_torch, i
 from enhancer.imaging.tiling import run_tiled
 from enhancer.methods.registry import Method, MethodResult, RunContext, option, register
 from enhancer.nets.zssr_net import PAPER_DEPTH, PAPER_WIDTH, ZSSRNet
-from enhancer.runtime.devices import torch_device
+from enhancer.runtime.devices import preset_for_device, torch_device
 from enhancer.runtime.jobs import Progress
 
 # --- The paper's constants (ZSSR, CVPR 2018, and its authors' default configuration) ---------------------
@@ -192,9 +192,10 @@ class ZSSROptions:
     """ZSSR's user-facing options: a preset, and overrides of its settings (empty/auto = the preset's)."""
 
     preset: str = option(
-        "quality",
-        "quality: the authors' configuration (on a CPU about an hour per photo at x2); fast: a short run for a CPU",
-        choices=PRESETS,
+        "auto",
+        "fast: about a minute per photo on a CPU; quality: the authors' configuration, sharper, but up to "
+        "1-2 hours per photo on a CPU (minutes on a GPU); auto: quality on a GPU, fast on a CPU",
+        choices=("auto", *PRESETS),
     )
     iterations: int | None = option(
         None, "most training iterations per scale step (quality: 3000, fast: 600)", minimum=10, maximum=20000
@@ -261,7 +262,8 @@ def _switch(value: str, default: bool) -> bool:
 
 def resolve_config(options: ZSSROptions, *, kernel_mode: bool = False) -> ZSSRConfig:
     """The preset's configuration with the options' overrides applied."""
-    base = preset_config(options.preset, kernel_mode=kernel_mode, real_photo=options.real_photo)
+    preset = preset_for_device(options.preset, "auto")  # run_zssr resolves it for the job's own device first
+    base = preset_config(preset, kernel_mode=kernel_mode, real_photo=options.real_photo)
     overrides = {
         "max_iterations": options.iterations,
         "crop_size": options.crop_size,
@@ -832,6 +834,7 @@ def zssr_upscale(
 def run_zssr(image: ImageData, scale: int, options: ZSSROptions, context: RunContext) -> MethodResult:
     """The registered method: ZSSR on the image's RGB (or grey) pixels; alpha is enlarged with bicubic."""
     kernel = load_kernel(options.kernel_file) if options.kernel_file else None
+    options = replace(options, preset=preset_for_device(options.preset, context.device))
     config = resolve_config(options, kernel_mode=kernel is not None)
     pixels = image.pixels[:, :, :1] if image.grey else image.pixels
     summary: dict[str, float] = {}

@@ -30,6 +30,14 @@ def cuda_available() -> bool:
     return bool(torch.cuda.is_available())
 
 
+def preset_for_device(preset: str, device: str) -> str:
+    """``auto`` -> ``quality`` where the job runs on a CUDA GPU, ``fast`` on a CPU (quality can take an hour
+    per photo there); any other preset as given."""
+    if preset != "auto":
+        return preset
+    return "quality" if torch_device(device).type == "cuda" else "fast"
+
+
 def use_all_cores() -> None:
     """Let torch use every core this process may run on (the default can be lower in containers)."""
     import torch

@@ -99,3 +99,24 @@ def test_an_irn_run_on_this_machine_prints_no_provider_errors(tmp_path):
 def test_providers_in_words():
     assert devices.provider_in_words("CPUExecutionProvider") == "CPU"
     assert "CUDA" in devices.provider_in_words("CUDAExecutionProvider")
+
+
+def test_auto_preset_is_fast_on_a_cpu_and_quality_on_a_gpu(monkeypatch):
+    monkeypatch.setattr(devices, "cuda_available", lambda: False)
+    assert devices.preset_for_device("auto", "auto") == "fast"
+    assert devices.preset_for_device("quality", "auto") == "quality"  # an explicit choice wins
+    monkeypatch.setattr(devices, "cuda_available", lambda: True)
+    assert devices.preset_for_device("auto", "auto") == "quality"
+    assert devices.preset_for_device("auto", "cpu") == "fast"
+
+
+def test_zssr_and_kernelgan_start_from_auto_and_name_the_preset_they_ran():
+    from enhancer.imaging.image import ImageData
+    from enhancer.methods.registry import get_method
+    from enhancer.runtime.runner import Job, run_job
+
+    for method_id in ("zssr", "kernelgan"):
+        assert get_method(method_id).make_options().preset == "auto"
+    image = ImageData(np.random.default_rng(0).random((24, 24, 3), dtype=np.float32))
+    result = run_job(Job(image, "zssr", 2, {"iterations": 10, "ensemble": 1}, "cpu", seed=0))
+    assert result.info["preset"] == "fast"
