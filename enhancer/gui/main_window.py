@@ -57,6 +57,7 @@ from enhancer.imaging.io import (
     save_image,
 )
 from enhancer.methods.registry import Method
+from enhancer.runtime.devices import preset_for_device
 from enhancer.runtime.runner import Job
 
 OPEN_FILTER = "Images ({});;All files (*)".format(" ".join(f"*{suffix}" for suffix in SUPPORTED_SUFFIXES))
@@ -428,11 +429,11 @@ class MainWindow(QMainWindow):
                 tile_size=self.method_panel.tile_size(),
             )
             verb = "" if action == "upscale" else f" {action}"
+            preset = job.options.get("preset")
+            named = f"{method.id} {preset_for_device(preset, job.device)}" if preset else method.id
             try:
                 queued.append(
-                    self.queue.submit(
-                        job, label=f"{entry.label} · {method.id}{verb} ×{scale}", made_from=entry
-                    )
+                    self.queue.submit(job, label=f"{entry.label} · {named}{verb} ×{scale}", made_from=entry)
                 )
             except (ValueError, KeyError) as exc:
                 message = str(exc.args[0]) if isinstance(exc, KeyError) else str(exc)

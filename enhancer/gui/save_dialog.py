@@ -28,19 +28,24 @@ KEEPS_ALPHA = frozenset({"PNG", "WebP", "TIFF"})
 
 
 def result_file_name(entry: ImageEntry, suffix: str) -> str:
-    """``<input stem>_<method>_x<scale><suffix>``, e.g. ``photo_bicubic_x4.png``."""
+    """``<input stem>_<method>[-<preset>]_x<scale><suffix>``, e.g. ``photo_bicubic_x4.png``,
+    ``photo_zssr-fast_x2.png``; a generative method's samples end ``_sample2``."""
     source = entry.root_input.image.source
     stem = source.stem if source is not None else safe_name(entry.root_input.label)
     if entry.result is None:
         return f"{stem}{suffix}"
     info = entry.result.info
     method = safe_name(info.get("method", "result"))
+    if info.get("preset"):
+        method += f"-{safe_name(info['preset'])}"
     action = info.get("action", "")
     scale = info.get("scale", "")
+    sample = entry.label.rsplit(" · sample ", 1)[1] if " · sample " in entry.label else ""
     parts = (
         [stem, method]
         + ([action] if action and action != "upscale" else [])
         + ([f"x{scale}"] if scale else [])
+        + ([f"sample{sample}"] if sample.isdigit() else [])
     )
     return "_".join(parts) + suffix
 

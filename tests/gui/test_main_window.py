@@ -242,3 +242,17 @@ def test_main_opens_the_window_with_the_given_files(qtbot, image_file):
     QTimer.singleShot(50, close_when_loaded)
     assert gui_app.main([str(image_file)]) == 0
     assert seen == ["photo.png"]
+
+
+def test_job_titles_name_the_preset_that_will_run(window, qtbot, image_file, monkeypatch):
+    from enhancer.runtime import devices
+
+    monkeypatch.setattr(devices, "cuda_available", lambda: False)
+    open_and_wait(window, qtbot, image_file)
+    window.method_panel.select_method("zssr")
+    window.method_panel.set_scale(2)
+    assert window.method_panel.option_values()["preset"] == "auto"
+    (queued,) = window.run_method("upscale")
+    assert queued.label == "photo.png · zssr fast ×2"
+    window.queue.cancel(queued)
+    qtbot.waitUntil(lambda: queued.state.finished, timeout=JOB_TIMEOUT_MS)

@@ -20,6 +20,11 @@ def make_result(action: str = "upscale") -> ImageEntry:
 def test_result_names_say_where_they_came_from():
     assert result_file_name(make_result(), ".png") == "grandma 1952_irn_x2.png"
     assert result_file_name(make_result("shrink"), ".webp") == "grandma 1952_irn_shrink_x2.webp"
+    fast = make_result()
+    fast.result.info.update(method="zssr", preset="fast")
+    assert result_file_name(fast, ".png") == "grandma 1952_zssr-fast_x2.png"
+    fast.label += " · sample 3"
+    assert result_file_name(fast, ".png") == "grandma 1952_zssr-fast_x2_sample3.png"
 
 
 def test_free_path_never_reuses_a_name(tmp_path):
