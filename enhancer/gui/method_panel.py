@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from enhancer.gui.library import ImageEntry
-from enhancer.gui.option_editors import OptionEditor, option_label
+from enhancer.gui.option_editors import OptionEditor, option_label, wheel_only_when_focused
 from enhancer.gui.settings import AppSettings
 from enhancer.methods.registry import DEVICE_CHOICES, Method, all_methods
 
@@ -96,6 +96,8 @@ class MethodPanel(QWidget):
         self.tile_box.setSuffix(" px")
         self.tile_box.setToolTip("Large images are processed in tiles of this size to bound memory")
         self.tile_box.setValue(min(max(self.settings.tile_size, MIN_TILE), MAX_TILE))
+        for box in (self.scale_box, self.device_box, self.tile_box):
+            wheel_only_when_focused(box)
 
         run_form = QFormLayout()
         run_form.addRow("Scale", self.scale_box)

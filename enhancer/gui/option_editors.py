@@ -12,6 +12,7 @@ import types
 import typing
 from typing import Any
 
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -30,6 +31,30 @@ INT_LIMIT = 2_000_000_000  # QSpinBox holds a C int
 FLOAT_LIMIT = 1e12
 MAX_DECIMALS = 8
 AUTO_TEXT = "preset"  # what an "auto" number box shows: the method (its preset) picks the value
+
+
+class _WheelNeedsFocus(QObject):
+    """Lets a spin box or drop-down take the mouse wheel only once it has focus (clicked or tabbed to), so
+    scrolling a panel over it scrolls the panel instead of changing a value the user never meant to touch."""
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Wheel and isinstance(watched, QWidget) and not watched.hasFocus():
+            event.ignore()  # the scroll area behind gets it
+            return True
+        return False
+
+
+_WHEEL_FILTER: _WheelNeedsFocus | None = None
+
+
+def wheel_only_when_focused(widget: QWidget) -> QWidget:
+    """Apply ``_WheelNeedsFocus`` (and a focus policy that the wheel cannot grant) to ``widget``."""
+    global _WHEEL_FILTER
+    if _WHEEL_FILTER is None:
+        _WHEEL_FILTER = _WheelNeedsFocus()
+    widget.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+    widget.installEventFilter(_WHEEL_FILTER)
+    return widget
 
 
 def split_optional(kind: Any) -> tuple[Any, bool]:
@@ -81,6 +106,8 @@ class OptionEditor:
         self.info = info
         self.value_type, self.optional = split_optional(info.type)
         self.input = self._make_input()
+        if isinstance(self.input, (QComboBox, QSpinBox, QDoubleSpinBox)):
+            wheel_only_when_focused(self.input)
         self.auto_box: QCheckBox | None = None
         self.widget = QWidget(parent)
         row = QHBoxLayout(self.widget)

@@ -116,3 +116,37 @@ def test_choices_are_remembered_between_sessions(qtbot, settings):
 def test_optional_types_are_recognised():
     assert split_optional(int | None) == (int, True)
     assert split_optional(float) == (float, False)
+
+
+def _wheel(widget, steps: int = 3) -> None:
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    centre = QPointF(widget.width() / 2, widget.height() / 2)
+    for _ in range(steps):
+        event = QWheelEvent(
+            centre,
+            widget.mapToGlobal(centre),
+            QPoint(0, 0),
+            QPoint(0, 120),
+            Qt.MouseButton.NoButton,
+            Qt.KeyboardModifier.NoModifier,
+            Qt.ScrollPhase.NoScrollPhase,
+            False,
+        )
+        QApplication.sendEvent(widget, event)
+
+
+def test_the_wheel_changes_no_value_unless_the_box_has_focus(panel, qtbot):
+    panel.select_method(OPTIONS_METHOD)  # a method with plain number options
+    tile, scale, spin = panel.tile_box, panel.scale_box, panel.editors["iterations"].input
+    before = (tile.value(), scale.currentIndex(), spin.value())
+    panel.setFocus()
+    for box in (tile, scale, spin):
+        _wheel(box)  # scrolling the panel over them
+    assert (tile.value(), scale.currentIndex(), spin.value()) == before
+    tile.setFocus()
+    qtbot.waitUntil(tile.hasFocus)
+    _wheel(tile)
+    assert tile.value() > before[0]  # clicked or tabbed into: the wheel is the user's
