@@ -22,12 +22,13 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSpinBox,
     QStackedWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from enhancer.gui.library import ImageEntry
-from enhancer.gui.option_editors import OptionEditor, option_label, wheel_only_when_focused
+from enhancer.gui.option_editors import OptionEditor, wheel_only_when_focused
 from enhancer.gui.settings import AppSettings
 from enhancer.methods.registry import DEVICE_CHOICES, Method, all_methods
 
@@ -109,6 +110,20 @@ class MethodPanel(QWidget):
         options_layout = QVBoxLayout(self.options_group)
         self.options_form = QFormLayout()
         options_layout.addLayout(self.options_form)
+        # Research knobs: folded away until asked for (the toggle is remembered for the session only).
+        self.advanced_toggle = QToolButton()
+        self.advanced_toggle.setText("Advanced")
+        self.advanced_toggle.setCheckable(True)
+        self.advanced_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.advanced_toggle.setArrowType(Qt.ArrowType.RightArrow)
+        self.advanced_toggle.setToolTip("The method's research settings; the preset chooses them for you")
+        self.advanced_box = QWidget()
+        self.advanced_form = QFormLayout(self.advanced_box)
+        self.advanced_form.setContentsMargins(0, 0, 0, 0)
+        self.advanced_box.setVisible(False)
+        self.advanced_toggle.toggled.connect(self._show_advanced)
+        options_layout.addWidget(self.advanced_toggle)
+        options_layout.addWidget(self.advanced_box)
         reset = QPushButton("Reset to defaults")
         reset.setToolTip("Put every option of this method back to its default")
         reset.clicked.connect(self.reset_options)
@@ -154,8 +169,9 @@ class MethodPanel(QWidget):
         index = self.device_box.findData(self.settings.device)
         self.device_box.setCurrentIndex(max(index, 0))
 
-        while self.options_form.rowCount():
-            self.options_form.removeRow(0)
+        for form in (self.options_form, self.advanced_form):
+            while form.rowCount():
+                form.removeRow(0)
         while self.preset_slot.count() > 1:
             old = self.preset_slot.widget(1)
             self.preset_slot.removeWidget(old)
@@ -168,11 +184,14 @@ class MethodPanel(QWidget):
             if info.name == PRESET_OPTION:
                 self.preset_slot.addWidget(editor.widget)
                 continue
-            label = QLabel(option_label(info.name))
+            label = QLabel(info.display_name)
             label.setToolTip(editor.widget.toolTip())
-            self.options_form.addRow(label, editor.widget)
+            (self.advanced_form if info.advanced else self.options_form).addRow(label, editor.widget)
         self.preset_slot.setCurrentIndex(self.preset_slot.count() - 1)
-        self.options_group.setVisible(self.options_form.rowCount() > 0)
+        has_advanced = self.advanced_form.rowCount() > 0
+        self.advanced_toggle.setVisible(has_advanced)
+        self._show_advanced(has_advanced and self.advanced_toggle.isChecked())
+        self.options_group.setVisible(self.options_form.rowCount() > 0 or has_advanced)
         self.set_option_values(self.settings.options_for(method.id))
 
         while self.buttons_row.count():
@@ -192,6 +211,10 @@ class MethodPanel(QWidget):
             next(iter(self.action_buttons.values())).setDefault(True)
         self._update_buttons()
         self.show_error("")
+
+    def _show_advanced(self, shown: bool) -> None:
+        self.advanced_box.setVisible(shown)
+        self.advanced_toggle.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
 
     # -- what is selected -------------------------------------------------------------------------------
 

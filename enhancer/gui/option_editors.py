@@ -66,12 +66,6 @@ def split_optional(kind: Any) -> tuple[Any, bool]:
     return kind, False
 
 
-def option_label(name: str) -> str:
-    """``num_iterations`` → ``Num iterations``."""
-    text = name.replace("_", " ")
-    return text[:1].upper() + text[1:]
-
-
 def limits_text(info: OptionInfo) -> str:
     if info.minimum is not None and info.maximum is not None:
         return f"{info.minimum:g} to {info.maximum:g}"
@@ -170,7 +164,7 @@ class OptionEditor:
                 widget.setValue(widget.minimum())
 
     def _browse(self) -> None:
-        name, _ = QFileDialog.getOpenFileName(self.widget, option_label(self.info.name))
+        name, _ = QFileDialog.getOpenFileName(self.widget, self.info.display_name)
         if name:
             self.set_value(name)
 

@@ -61,8 +61,15 @@ class IRNOptions:
         "restore: the detail IRN dropped when shrinking: zero (its mean, repeatable) or sample (a random "
         "draw, repeatable with --seed)",
         choices=Z_MODES,
+        label="Lost detail",
+        advanced=True,
     )
-    force: bool = option(False, "restore: also restore an image without IRN's marker (scale from --scale)")
+    force: bool = option(
+        False,
+        "restore: also restore an image without IRN's marker (scale from --scale)",
+        label="Restore any image",
+        advanced=True,
+    )
 
 
 @dataclass(frozen=True)

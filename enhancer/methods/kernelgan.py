@@ -566,18 +566,24 @@ class KernelGANOptions:
         f"KernelGAN iterations (quality: {QUALITY.iterations}, fast: {FAST.iterations})",
         minimum=10,
         maximum=20000,
+        label="Blur estimation steps",
+        advanced=True,
     )
     zssr_iterations: int | None = option(
         None,
         "most ZSSR training iterations per scale step (quality: 3000, fast: 600)",
         minimum=10,
         maximum=20000,
+        label="Enlargement training steps",
+        advanced=True,
     )
     kernel_model: str = option(
         "auto",
         "free: the estimate as the paper cleans it; gaussian: a Gaussian with its blur; "
         "auto: free unless the estimate is hollow",
         choices=KERNEL_MODELS,
+        label="Blur shape",
+        advanced=True,
     )
 
 

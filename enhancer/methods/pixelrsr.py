@@ -40,6 +40,7 @@ class PixelRSROptions:
         minimum=1,
         maximum=MAX_SAMPLES,
         app_default=4,
+        label="Faces to draw",
     )
     temperature: float = option(
         DEFAULT_TEMPERATURE,
@@ -47,6 +48,7 @@ class PixelRSROptions:
         "likely face",
         minimum=0.0,
         maximum=1.5,
+        label="Variety",
     )
 
 

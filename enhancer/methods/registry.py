@@ -25,14 +25,17 @@ def option(
     maximum: float | None = None,
     choices: tuple[Any, ...] | None = None,
     app_default: Any = None,
+    label: str | None = None,
+    advanced: bool = False,
 ) -> Any:
     """Declare an option field with its default, one-line help and limits.
 
     ``app_default`` is what the app starts with where it differs from the command line's ``default`` (e.g.
-    4 face samples to choose from in the app, 1 output file on the command line).
+    4 face samples to choose from in the app, 1 output file on the command line). ``label`` is the name a
+    photographer reads in the app (the field name otherwise); ``advanced`` options are folded away there.
     """
     meta = {"help": help, "minimum": minimum, "maximum": maximum, "choices": choices}
-    meta["app_default"] = app_default
+    meta.update(app_default=app_default, label=label, advanced=advanced)
     return field(default=default, metadata=meta)
 
 
@@ -48,6 +51,16 @@ class OptionInfo:
     maximum: float | None = None
     choices: tuple[Any, ...] | None = None
     app_default: Any = None
+    label: str | None = None
+    advanced: bool = False
+
+    @property
+    def display_name(self) -> str:
+        """The app's name for the option: its label, else ``crop_size`` -> ``Crop size``."""
+        if self.label:
+            return self.label
+        text = self.name.replace("_", " ")
+        return text[:1].upper() + text[1:]
 
     @property
     def default_in_app(self) -> Any:
@@ -160,6 +173,8 @@ def option_infos(options_type: type) -> list[OptionInfo]:
                 maximum=meta.get("maximum"),
                 choices=meta.get("choices"),
                 app_default=meta.get("app_default"),
+                label=meta.get("label"),
+                advanced=bool(meta.get("advanced", False)),
             )
         )
     return infos

@@ -198,62 +198,127 @@ class ZSSROptions:
         choices=("auto", *PRESETS),
     )
     iterations: int | None = option(
-        None, "most training iterations per scale step (quality: 3000, fast: 600)", minimum=10, maximum=20000
+        None,
+        "most training iterations per scale step (quality: 3000, fast: 600)",
+        minimum=10,
+        maximum=20000,
+        label="Training steps",
+        advanced=True,
     )
     crop_size: int | None = option(
-        None, "side of the training crops (quality: 128, fast: 64)", minimum=16, maximum=512
+        None,
+        "side of the training crops (quality: 128, fast: 64)",
+        minimum=16,
+        maximum=512,
+        label="Training patch size",
+        advanced=True,
     )
     learning_rate: float | None = option(
-        None, "initial Adam learning rate (1e-3)", minimum=1e-5, maximum=1e-2
+        None,
+        "initial Adam learning rate (1e-3)",
+        minimum=1e-5,
+        maximum=1e-2,
+        label="Learning rate",
+        advanced=True,
     )
     lr_policy: str = option(
         "auto",
         "paper: drop on plateau and stop by itself; cosine: fixed iterations",
         choices=("auto", *LR_POLICIES),
+        label="Learning schedule",
+        advanced=True,
     )
-    width: int | None = option(None, "channels per hidden layer (64)", minimum=8, maximum=256)
-    depth: int | None = option(None, "conv layers (8)", minimum=2, maximum=24)
+    width: int | None = option(
+        None, "channels per hidden layer (64)", minimum=8, maximum=256, label="Network width", advanced=True
+    )
+    depth: int | None = option(
+        None, "conv layers (8)", minimum=2, maximum=24, label="Network depth", advanced=True
+    )
     ensemble: int | None = option(
-        None, "self-ensemble members, median (quality: 8, fast: 4)", minimum=1, maximum=8
+        None,
+        "self-ensemble members, median (quality: 8, fast: 4)",
+        minimum=1,
+        maximum=8,
+        label="Averaged views",
+        advanced=True,
     )
     back_projection: int | None = option(
-        None, "back-projection iterations (10; 0 turns it off)", minimum=0, maximum=50
+        None,
+        "back-projection iterations (10; 0 turns it off)",
+        minimum=0,
+        maximum=50,
+        label="Consistency passes",
+        advanced=True,
     )
     member_back_projection: str = option(
         "auto",
         "back-project each ensemble member before the median too (quality: on, fast: off)",
         choices=SWITCH_CHOICES,
+        label="Consistency per view",
+        advanced=True,
     )
     warp_fathers: str = option(
         "auto",
-        "half the training fathers affine-warped: any angle, shear (the authors'; off: no gain measured)",
+        "half the training copies warped: any angle, shear (the authors'; off: no gain measured)",
         choices=SWITCH_CHOICES,
+        label="Warped training copies",
+        advanced=True,
     )
     gradual: str = option(
-        "auto", "x4 gradually, through x2 and then x4_path (quality: on, fast: off)", choices=SWITCH_CHOICES
+        "auto",
+        "x4 gradually, through x2 and then x4_path (quality: on, fast: off)",
+        choices=SWITCH_CHOICES,
+        label="Enlarge x4 in steps",
+        advanced=True,
     )
     gradual_x2: str = option(
         "auto",
         "x2 in the authors' six steps through x1.5 (quality: on, fast: off; ~0.3 dB better, 6x the time)",
         choices=SWITCH_CHOICES,
+        label="Enlarge x2 in steps",
+        advanced=True,
     )
     gradual_x2_in_x4: str = option(
         "auto",
         "gradual x4's x2 stage in those six steps too (off: -0.04 dB on train/ images, 2.2x the time)",
         choices=SWITCH_CHOICES,
+        label="x4: its x2 in steps",
+        advanced=True,
     )
     x4_path: str = option(
         "auto",
         "gradual x4's steps after x2: x2: straight to x4; x3: through x3; halves: through x2.5, x3, x3.5 "
         "(quality; +0.52 dB on Set5 for 2.3x the time); six: x2's six-step pattern from x2 to x4",
         choices=("auto", *X4_PATHS),
+        label="x4 steps after x2",
+        advanced=True,
     )
-    real_photo: bool = option(False, "real-photo mode: noise on the training sons, no back-projection")
+    real_photo: bool = option(
+        False,
+        "for a photo straight from a phone or the web (noise, JPEG): trains on noisy copies so as not to sharpen the noise",
+        label="Real photo (noisy or compressed)",
+    )
     noise_std: float | None = option(
-        None, "std of the noise added to the sons (real-photo: 0.0125)", minimum=0.0, maximum=0.2
+        None,
+        "how much noise the training copies get (real photo: 0.0125)",
+        minimum=0.0,
+        maximum=0.2,
+        label="Training noise",
+        advanced=True,
     )
-    kernel_file: str | None = option(None, "a .npy blur kernel: the sons are made with it instead of bicubic")
-    mixed_precision: str = option("auto", "bf16 on CUDA (fast: on); ignored on CPU", choices=SWITCH_CHOICES)
+    kernel_file: str | None = option(
+        None,
+        "a .npy blur kernel the photo was made with: training copies are blurred with it instead of bicubic",
+        label="Blur kernel file",
+        advanced=True,
+    )
+    mixed_precision: str = option(
+        "auto",
+        "bf16 on CUDA (fast: on); ignored on CPU",
+        choices=SWITCH_CHOICES,
+        label="GPU half precision",
+        advanced=True,
+    )
 
 
 def _switch(value: str, default: bool) -> bool:

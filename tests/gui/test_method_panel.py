@@ -150,3 +150,24 @@ def test_the_wheel_changes_no_value_unless_the_box_has_focus(panel, qtbot):
     qtbot.waitUntil(tile.hasFocus)
     _wheel(tile)
     assert tile.value() > before[0]  # clicked or tabbed into: the wheel is the user's
+
+
+def test_research_options_are_folded_under_advanced_with_plain_names(panel):
+    panel.select_method("zssr")
+    basic = [
+        panel.options_form.itemAt(i, panel.options_form.ItemRole.LabelRole).widget().text()
+        for i in range(panel.options_form.rowCount())
+    ]
+    assert basic == ["Real photo (noisy or compressed)"]
+    assert panel.advanced_toggle.isVisible() and not panel.advanced_box.isVisible()
+    advanced = [
+        panel.advanced_form.itemAt(i, panel.advanced_form.ItemRole.LabelRole).widget().text()
+        for i in range(panel.advanced_form.rowCount())
+    ]
+    assert "Training steps" in advanced and not any(
+        "_" in name or "father" in name.lower() for name in advanced
+    )
+    panel.advanced_toggle.setChecked(True)
+    assert panel.advanced_box.isVisible()
+    panel.select_method("pixelrsr")
+    assert not panel.advanced_toggle.isVisible()  # nothing to fold away
