@@ -55,6 +55,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--centre", default="", help="X,Y in pixels of the largest image to centre on")
     parser.add_argument("--size", default="1440x900", help="window size, WxH")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for the jobs")
+    parser.add_argument("--select", default=None, help="method whose panel shows at the end")
+    parser.add_argument("--advanced", action="store_true", help="with the Advanced options unfolded")
     return parser.parse_args(argv)
 
 
@@ -86,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
             queued += window.run_method("upscale")
         wait_until(app, lambda: all(job.state.finished for job in queued), args.timeout)
         window.compare.set_mode(args.mode)
+        if args.select:
+            window.method_panel.select_method(args.select)
+        window.method_panel.advanced_toggle.setChecked(args.advanced)
         settle(app)
         if args.zoom:
             window.compare.zoom_to(args.zoom)

@@ -933,9 +933,9 @@ register(
     Method(
         id="zssr",
         name="ZSSR (zero-shot)",
-        purpose="A real photo of unknown origin: a small CNN learned at run time on the photo's own downscaled "
-        "copies; no training data. Adapts to the image, but slow on a CPU: preset quality up to an hour per "
-        "small photo at x2, fast about a minute.",
+        purpose="A real photo of unknown origin: a small network learns from the photo's own shrunken copies; no "
+        "training data. On a CPU the fast preset takes about a minute per small photo, quality (the paper's) "
+        "1-2 hours; auto picks fast on a CPU, quality on a GPU.",
         scales=(2, 3, 4),
         options_type=ZSSROptions,
         devices=("cpu", "cuda"),
