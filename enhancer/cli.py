@@ -15,7 +15,7 @@ from enhancer import __version__
 from enhancer.imaging.image import ImageError
 from enhancer.methods.registry import Method, OptionInfo, all_methods, get_method
 from enhancer.runtime.devices import DEVICE_CHOICES, DeviceError
-from enhancer.runtime.jobs import JobCancelled, ProgressUpdate
+from enhancer.runtime.jobs import JobCancelled, ProgressUpdate, progress_text
 
 OUTPUT_FORMATS = ("png", "jpeg", "webp", "tiff", "bmp")
 FORMAT_SUFFIX = {"png": ".png", "jpeg": ".jpg", "webp": ".webp", "tiff": ".tif", "bmp": ".bmp"}
@@ -81,8 +81,7 @@ class _CliProgress:
 
     def __call__(self, update: ProgressUpdate) -> None:
         self.bar.n = int(update.fraction * 1000)
-        figures = " ".join(f"{k}={v:.4g}" for k, v in update.figures.items())
-        self.bar.set_postfix_str(f"{update.stage} {update.detail} {figures}".strip(), refresh=False)
+        self.bar.set_postfix_str(progress_text(update, " "), refresh=False)
         self.bar.refresh()
 
     def close(self) -> None:

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from enhancer.gui.job_queue import JobQueue, JobState, QueuedJob
-from enhancer.runtime.jobs import ProgressUpdate
+from enhancer.runtime.jobs import ProgressUpdate, progress_text
 
 PROGRESS_STEPS = 1000
 
@@ -36,11 +36,7 @@ def format_duration(seconds: float) -> str:
 
 def stage_text(update: ProgressUpdate) -> str:
     """``training · iteration 120/3000 · loss 0.0123``."""
-    parts = [update.stage]
-    if update.detail:
-        parts.append(update.detail)
-    parts += [f"{name} {value:.4g}" for name, value in update.figures.items()]
-    return " · ".join(part for part in parts if part)
+    return progress_text(update)
 
 
 class JobRow(QFrame):
@@ -109,7 +105,7 @@ class JobRow(QFrame):
 
 
 class JobQueuePanel(QWidget):
-    """Rows for every job in the queue, newest at the bottom, with Cancel all and Clear finished."""
+    """Rows for every job in the queue, the running one on top, with Cancel all and Clear finished."""
 
     def __init__(self, queue: JobQueue, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -130,7 +126,7 @@ class JobQueuePanel(QWidget):
         self.rows_layout.setContentsMargins(0, 0, 0, 0)
         self.rows_layout.setSpacing(4)
         self.rows_layout.addStretch(1)
-        scroll = QScrollArea()
+        scroll = self.scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.rows_widget)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
@@ -150,13 +146,37 @@ class JobQueuePanel(QWidget):
         row = JobRow(queued, self.queue)
         self.rows[id(queued)] = row
         self.rows_layout.insertWidget(self.rows_layout.count() - 1, row)
+        self._reorder()
         self._update_summary()
 
     def _on_changed(self, queued: QueuedJob) -> None:
         row = self.rows.get(id(queued))
         if row is not None:
+            previous = row.property("state")
             row.refresh()
+            if previous != row.property("state"):
+                self._reorder()
         self._update_summary()
+
+    def ordered_rows(self) -> list[JobRow]:
+        """Running first, then waiting (in queue order), then finished (newest first)."""
+        jobs = self.queue.jobs()
+        position = {id(q): index for index, q in enumerate(jobs)}
+
+        def key(row: JobRow) -> tuple[int, int]:
+            state = row.queued.state
+            rank = 0 if state is JobState.RUNNING else 1 if state is JobState.QUEUED else 2
+            index = position.get(id(row.queued), 0)
+            return rank, index if rank < 2 else -index
+
+        return sorted(self.rows.values(), key=key)
+
+    def _reorder(self) -> None:
+        """Keep the running job at the top, where it is always visible."""
+        for index, row in enumerate(self.ordered_rows()):
+            self.rows_layout.removeWidget(row)
+            self.rows_layout.insertWidget(index, row)
+        self.scroll.verticalScrollBar().setValue(0)
 
     def clear_finished(self) -> None:
         for queued in self.queue.remove_finished():

@@ -418,13 +418,18 @@ class MainWindow(QMainWindow):
             return []
         scale = self.method_panel.scale()
         queued: list[QueuedJob] = []
+        options, device = self.method_panel.option_values(), self.method_panel.device()
+        for entry in list(targets):
+            twin = self._same_job_pending(entry, method.id, scale, options, device, action)
+            if twin is not None and not self.confirm_duplicate(twin.label):
+                targets.remove(entry)
         for entry in targets:
             job = Job(
                 source=entry.image,
                 method_id=method.id,
                 scale=scale,
-                options=self.method_panel.option_values(),
-                device=self.method_panel.device(),
+                options=options,
+                device=device,
                 action=action,
                 tile_size=self.method_panel.tile_size(),
             )
@@ -443,6 +448,28 @@ class MainWindow(QMainWindow):
         self.method_panel.show_error("")
         self.method_panel.remember()
         return queued
+
+    def _same_job_pending(
+        self, entry: ImageEntry, method_id: str, scale: int, options: dict, device: str, action: str
+    ) -> QueuedJob | None:
+        """A queued or running job that would make the very same result, if any."""
+        for pending in self.queue.pending():
+            job = pending.job
+            same = (job.method_id, job.scale, job.action, job.device) == (method_id, scale, action, device)
+            if same and pending.made_from is entry and job.options == options:
+                return pending
+        return None
+
+    def confirm_duplicate(self, label: str) -> bool:
+        """Ask before queueing a job that is already queued or running (a double click on Run)."""
+        answer = QMessageBox.question(
+            self,
+            "Run it again?",
+            f"{label} is already queued or running.\nQueue the same job again?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
 
     def draw_more_samples(self, entry: ImageEntry) -> QueuedJob | None:
         """Queue the job that made ``entry`` again with the next seeds: new samples of the same input."""

@@ -45,6 +45,19 @@ class ProgressUpdate:
 ProgressListener = Callable[[ProgressUpdate], None]
 
 
+def progress_text(update: ProgressUpdate, separator: str = " · ") -> str:
+    """``training · iteration 120/3000 · loss 0.0123``: each fact once (a figure already named in the detail,
+    or a detail that repeats the stage, is left out)."""
+    parts = [update.stage]
+    if update.detail and update.detail != update.stage:
+        parts.append(update.detail)
+    said = " ".join(parts)
+    for name, value in update.figures.items():
+        if name not in said:
+            parts.append(f"{name} {value:.4g}")
+    return separator.join(part for part in parts if part)
+
+
 class Progress:
     """What a method is handed to report progress and check for cancellation.
 

@@ -256,3 +256,46 @@ def test_job_titles_name_the_preset_that_will_run(window, qtbot, image_file, mon
     assert queued.label == "photo.png · zssr fast ×2"
     window.queue.cancel(queued)
     qtbot.waitUntil(lambda: queued.state.finished, timeout=JOB_TIMEOUT_MS)
+
+
+def test_a_duplicate_of_a_pending_job_asks_first(window, qtbot, image_file, monkeypatch):
+    from tests.gui.conftest import SLOW_METHOD
+
+    open_and_wait(window, qtbot, image_file)
+    window.method_panel.select_method(SLOW_METHOD)
+    window.method_panel.set_scale(2)
+    asked = []
+    monkeypatch.setattr(window, "confirm_duplicate", lambda label: asked.append(label) or False)
+    first = window.run_method("upscale")
+    assert len(first) == 1 and not asked
+    assert window.run_method("upscale") == [] and len(asked) == 1  # declined: nothing queued
+    monkeypatch.setattr(window, "confirm_duplicate", lambda label: True)
+    again = window.run_method("upscale")
+    assert len(again) == 1
+    window.queue.cancel_all()
+    qtbot.waitUntil(lambda: all(q.state.finished for q in first + again), timeout=JOB_TIMEOUT_MS)
+
+
+def test_the_running_job_is_the_top_row(window, qtbot, image_file):
+    from tests.gui.conftest import SLOW_METHOD
+
+    open_and_wait(window, qtbot, image_file)
+    run_and_wait(window, qtbot, "bicubic", scale=2)
+    window.method_panel.select_method(SLOW_METHOD)
+    window.method_panel.set_scale(2)
+    (slow,) = window.run_method("upscale")
+    qtbot.waitUntil(lambda: slow.state is JobState.RUNNING, timeout=JOB_TIMEOUT_MS)
+    rows = window.job_panel.ordered_rows()
+    assert rows[0].queued is slow and rows[-1].queued.state is JobState.DONE
+    layout = window.job_panel.rows_layout
+    assert layout.itemAt(0).widget() is window.job_panel.row_for(slow)
+    window.queue.cancel(slow)
+    qtbot.waitUntil(lambda: slow.state.finished, timeout=JOB_TIMEOUT_MS)
+
+
+def test_progress_text_says_each_fact_once():
+    from enhancer.runtime.jobs import ProgressUpdate, progress_text
+
+    update = ProgressUpdate(0.5, "training", "iteration 60", {"iteration": 60.0, "loss": 0.01})
+    assert progress_text(update) == "training · iteration 60 · loss 0.01"
+    assert progress_text(ProgressUpdate(0.1, "bicubic", "bicubic")) == "bicubic"
