@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QMimeData, Qt, QTimer
+from PySide6.QtCore import QMimeData, QStandardPaths, Qt, QTimer
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -542,10 +542,15 @@ class MainWindow(QMainWindow):
     # -- saving ---------------------------------------------------------------------------------------------
 
     def _default_folder(self, entry: ImageEntry | None) -> Path:
+        """Where Save starts: the last folder saved to, else the input's own folder; for the bundled sample
+        (kept in a hidden cache folder) or a pasted image, the user's Pictures folder."""
         if self.settings.output_folder is not None:
             return self.settings.output_folder
         source = entry.root_input.image.source if entry is not None else None
-        return source.parent if source is not None else Path.home()
+        if source is not None and not any(part.startswith(".") for part in source.parent.parts):
+            return source.parent
+        pictures = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
+        return Path(pictures) if pictures and Path(pictures).is_dir() else Path.home()
 
     def is_input_file(self, path: Path) -> bool:
         return any(same_file(path, source) for source in self.library.source_paths())

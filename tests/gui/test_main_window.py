@@ -299,3 +299,16 @@ def test_progress_text_says_each_fact_once():
     update = ProgressUpdate(0.5, "training", "iteration 60", {"iteration": 60.0, "loss": 0.01})
     assert progress_text(update) == "training · iteration 60 · loss 0.01"
     assert progress_text(ProgressUpdate(0.1, "bicubic", "bicubic")) == "bicubic"
+
+
+def test_save_starts_in_the_inputs_folder_but_never_a_hidden_one(window, qtbot, tmp_path):
+    from enhancer.gui.library import ImageEntry
+
+    visible = save_image(gradient_image(), tmp_path / "photos" / "a.png")
+    hidden = save_image(gradient_image(), tmp_path / ".cache" / "enhancer" / "sample.png")
+    for path, expected_hidden in ((visible, False), (hidden, True)):
+        image = load_image(path)
+        entry = ImageEntry(path.name, image, image_to_qimage(image))
+        folder = window._default_folder(entry)
+        assert (folder == path.parent) is not expected_hidden
+        assert not any(part.startswith(".") for part in folder.parts)
