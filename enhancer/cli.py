@@ -139,6 +139,24 @@ def plan_outputs(files: list[Path], out_dir: Path, fmt: str | None) -> tuple[dic
     return planned, notes
 
 
+def _estimate_before(job, path: Path, rates, quiet: bool) -> tuple[str, float, int] | None:
+    """Say how long the job should take (from the header's size and this machine's rates); None if unknown."""
+    from PIL import Image
+
+    from enhancer.runtime.estimates import job_key, output_megapixels
+
+    try:
+        with Image.open(path) as im:
+            width, height = im.size
+        key, samples = job_key(job.method_id, dict(job.options), job.scale, job.action, job.device)
+    except (OSError, ValueError, DeviceError):
+        return None
+    output_mp = output_megapixels(width, height, job.scale, job.action)
+    if not quiet:
+        print(f"{path.name}: {rates.estimate(key, output_mp, samples).text()}", file=sys.stderr)
+    return key, output_mp, samples
+
+
 def run_files(
     paths: list[Path],
     out_dir: Path,
@@ -166,9 +184,11 @@ def run_files(
         same_file,
         save_image,
     )
+    from enhancer.runtime.estimates import RateBook
     from enhancer.runtime.runner import run_job, validate_job
 
     started = time.time()
+    rates = RateBook()
     failures = 0
     notes_said: set[str] = set()  # each device note once per run, not once per file
     skipped: list[str] = []
@@ -190,6 +210,7 @@ def run_files(
         )
     for path in files:
         job = make_job(path)
+        timing = _estimate_before(job, path, rates, quiet)
         progress = _CliProgress(path.name, quiet)
         try:
             _, options = validate_job(job)
@@ -209,6 +230,9 @@ def run_files(
                     raise ImageError(target, "output exists (use --overwrite to replace it)")
             result = run_job(job, progress)
             progress.close()
+            if timing is not None:
+                key, output_mp, samples = timing
+                rates.record(key, output_mp, float(result.info["seconds"]), samples)
             images = result.samples if len(targets) > 1 else [result.image]
             protect = () if replace_input else files
             lost = lossy_conversions(result.image, fmt, targets[0])
