@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QFrame,
@@ -88,6 +90,10 @@ class JobRow(QFrame):
             self.stage.setText(stage_text(update) if update else "starting")
             if update is not None and update.eta_s is not None:
                 self.eta.setText(f"ETA {format_duration(update.eta_s)}")
+            elif queued.estimate is not None and queued.started_at is not None:
+                # Before the job's own progress can tell (its first percent), the estimate made before it began.
+                left = queued.estimate[3] - (time.monotonic() - queued.started_at)
+                self.eta.setText(f"ETA ~{format_duration(max(left, 1.0))}")
             else:
                 self.eta.setText("")
         elif state is JobState.DONE:

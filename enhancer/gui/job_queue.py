@@ -48,6 +48,8 @@ class QueuedJob:
     display: QImage | None = field(default=None, repr=False)
     started_at: float | None = None
     seconds: float | None = None
+    # (rate key, output MP, samples, estimated seconds), set by whoever estimated the job before submitting
+    estimate: tuple[str, float, int, float] | None = None
 
 
 @dataclass(frozen=True)

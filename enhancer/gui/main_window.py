@@ -57,7 +57,8 @@ from enhancer.imaging.io import (
     save_image,
 )
 from enhancer.methods.registry import Method
-from enhancer.runtime.devices import preset_for_device
+from enhancer.runtime.devices import DeviceError, preset_for_device
+from enhancer.runtime.estimates import ASK_FIRST_SECONDS, RateBook, job_key, output_megapixels
 from enhancer.runtime.runner import Job
 
 OPEN_FILTER = "Images ({});;All files (*)".format(" ".join(f"*{suffix}" for suffix in SUPPORTED_SUFFIXES))
@@ -86,6 +87,7 @@ class MainWindow(QMainWindow):
         self._pasted_count = 0
         self._device_summary = "probing devices…"
         self._last_run_device = ""
+        self.rates = RateBook()  # this machine's measured speeds, for estimates before a job starts
 
         self.compare = CompareView()
         self.message_bar = MessageBar()
@@ -196,6 +198,8 @@ class MainWindow(QMainWindow):
         self.library.entry_removed.connect(self._on_library_changed)
         self.library.current_input_changed.connect(self._on_current_input)
         self.method_panel.run_requested.connect(self.run_method)
+        self.method_panel.job_settings_changed.connect(self.update_estimate)
+        self.library.current_input_changed.connect(lambda *_: self.update_estimate())
         self.queue.finished.connect(self._on_job_finished)
         self.compare.readout_changed.connect(self.readout_label.setText)
         self.inputs_panel.close_requested.connect(self.close_input)
@@ -424,11 +428,28 @@ class MainWindow(QMainWindow):
             if twin is not None and not self.confirm_duplicate(twin.label):
                 targets.remove(entry)
         for entry in targets:
+            job_options = dict(options)
+            told = self.estimate_for(entry, method.id, job_options, scale, action, device)
+            if told is not None and told[0].seconds > ASK_FIRST_SECONDS:
+                fast = None
+                if job_options.get("preset") and preset_for_device(job_options["preset"], device) != "fast":
+                    quick = self.estimate_for(
+                        entry, method.id, {**job_options, "preset": "fast"}, scale, action, device
+                    )
+                    fast = quick[0].text() if quick else None
+                answer = self.confirm_long_job(
+                    f"{method.name} ×{scale} on {entry.label}", told[0].text(), fast
+                )
+                if answer == "cancel":
+                    continue
+                if answer == "fast":
+                    job_options["preset"] = "fast"
+                    told = self.estimate_for(entry, method.id, job_options, scale, action, device)
             job = Job(
                 source=entry.image,
                 method_id=method.id,
                 scale=scale,
-                options=options,
+                options=job_options,
                 device=device,
                 action=action,
                 tile_size=self.method_panel.tile_size(),
@@ -437,9 +458,12 @@ class MainWindow(QMainWindow):
             preset = job.options.get("preset")
             named = f"{method.id} {preset_for_device(preset, job.device)}" if preset else method.id
             try:
-                queued.append(
-                    self.queue.submit(job, label=f"{entry.label} · {named}{verb} ×{scale}", made_from=entry)
+                submitted = self.queue.submit(
+                    job, label=f"{entry.label} · {named}{verb} ×{scale}", made_from=entry
                 )
+                if told is not None:
+                    submitted.estimate = (told[1], told[2], told[3], told[0].seconds)
+                queued.append(submitted)
             except (ValueError, KeyError) as exc:
                 message = str(exc.args[0]) if isinstance(exc, KeyError) else str(exc)
                 self.method_panel.show_error(message)
@@ -448,6 +472,55 @@ class MainWindow(QMainWindow):
         self.method_panel.show_error("")
         self.method_panel.remember()
         return queued
+
+    def estimate_for(
+        self, entry: ImageEntry, method_id: str, options: dict, scale: int, action: str, device: str
+    ):
+        """(Estimate, rate key, output MP, samples) of a job on ``entry``, or None if it cannot be told."""
+        if scale < 1:
+            return None
+        try:
+            key, samples = job_key(method_id, options, scale, action, device)
+        except (DeviceError, ValueError):
+            return None
+        output_mp = output_megapixels(entry.image.width, entry.image.height, scale, action)
+        return self.rates.estimate(key, output_mp, samples), key, output_mp, samples
+
+    def update_estimate(self) -> None:
+        """The panel's line "About 40 s on this CPU" for the current image with the panel's settings."""
+        method, entry = self.method_panel.selected_method(), self.library.current_input
+        told = None
+        if method is not None and entry is not None and method.actions:
+            told = self.estimate_for(
+                entry,
+                method.id,
+                self.method_panel.option_values(),
+                self.method_panel.scale(),
+                method.actions[0],
+                self.method_panel.device(),
+            )
+        text = told[0].text() if told else ""
+        self.method_panel.estimate_label.setText(text[:1].upper() + text[1:])
+        self.method_panel.estimate_label.setVisible(bool(text))
+
+    def confirm_long_job(self, label: str, estimate: str, fast: str | None) -> str:
+        """``run``, ``fast`` or ``cancel`` for a job estimated over ASK_FIRST_SECONDS."""
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("This will take a while")
+        box.setText(f"{label} will take {estimate}.")
+        fast_button = None
+        if fast is not None:
+            box.setInformativeText(f"The fast preset would take {fast}, with a little less detail.")
+            fast_button = box.addButton("Use fast", QMessageBox.ButtonRole.AcceptRole)
+        run_button = box.addButton("Run anyway", QMessageBox.ButtonRole.YesRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(fast_button or run_button)
+        box.exec()
+        clicked = box.clickedButton()
+        return (
+            "fast" if clicked is fast_button and fast_button else "run" if clicked is run_button else "cancel"
+        )
 
     def _same_job_pending(
         self, entry: ImageEntry, method_id: str, scale: int, options: dict, device: str, action: str
@@ -501,6 +574,10 @@ class MainWindow(QMainWindow):
         if result is None or queued.display is None:
             return
         result.info.setdefault("action", queued.job.action)
+        if queued.estimate is not None and queued.seconds:
+            key, output_mp, samples, _ = queued.estimate
+            self.rates.record(key, output_mp, queued.seconds, samples)
+            self.update_estimate()
         device = result.info.get("device", "")
         self._last_run_device = {"cpu": "CPU", "cuda": "NVIDIA GPU (CUDA)"}.get(device, device) or "?"
         self._show_device()

@@ -48,6 +48,7 @@ class MethodPanel(QWidget):
 
     run_requested = Signal(str, bool)
     method_changed = Signal(str)
+    job_settings_changed = Signal()  # method, scale, preset or device: what an estimate depends on
 
     def __init__(
         self, settings: AppSettings, methods: list[Method] | None = None, parent: QWidget | None = None
@@ -137,6 +138,15 @@ class MethodPanel(QWidget):
         self.error_label.setObjectName("errorLabel")
         self.error_label.hide()
 
+        self.estimate_label = QLabel()
+        self.estimate_label.setObjectName("estimateLabel")
+        self.estimate_label.setWordWrap(True)
+        self.estimate_label.setToolTip(
+            "From this machine's earlier runs (or our measurements before the first)"
+        )
+        self.scale_box.currentIndexChanged.connect(lambda _: self.job_settings_changed.emit())
+        self.device_box.currentIndexChanged.connect(lambda _: self.job_settings_changed.emit())
+
         self.every_image_box = QCheckBox("Every open image")
         self.every_image_box.setToolTip("Queue one job per open image instead of only the current one")
         self.buttons_row = QHBoxLayout()
@@ -149,6 +159,7 @@ class MethodPanel(QWidget):
         layout.addWidget(self.options_group)
         layout.addWidget(self.error_label)
         layout.addWidget(self.every_image_box)
+        layout.addWidget(self.estimate_label)
         layout.addLayout(self.buttons_row)
         layout.addStretch(1)
 
@@ -183,6 +194,8 @@ class MethodPanel(QWidget):
             self.editors[info.name] = editor
             if info.name == PRESET_OPTION:
                 self.preset_slot.addWidget(editor.widget)
+                if isinstance(editor.input, QComboBox):
+                    editor.input.currentIndexChanged.connect(lambda _: self.job_settings_changed.emit())
                 continue
             label = QLabel(info.display_name)
             label.setToolTip(editor.widget.toolTip())
@@ -234,6 +247,7 @@ class MethodPanel(QWidget):
         method = self.methods[item.data(Qt.ItemDataRole.UserRole)]
         self._rebuild_for(method)
         self.method_changed.emit(method.id)
+        self.job_settings_changed.emit()
 
     def scale(self) -> int:
         return int(self.scale_box.currentData() or 0)

@@ -312,3 +312,41 @@ def test_save_starts_in_the_inputs_folder_but_never_a_hidden_one(window, qtbot, 
         folder = window._default_folder(entry)
         assert (folder == path.parent) is not expected_hidden
         assert not any(part.startswith(".") for part in folder.parts)
+
+
+def test_the_estimate_is_shown_before_a_job_and_a_long_one_asks_first(window, qtbot, image_file, monkeypatch):
+    from enhancer.runtime import devices
+
+    monkeypatch.setattr(devices, "cuda_available", lambda: False)
+    open_and_wait(window, qtbot, image_file)
+    window.method_panel.select_method("bicubic")
+    assert window.method_panel.estimate_label.text().startswith("About ")
+    assert "on this CPU" in window.method_panel.estimate_label.text()
+    window.method_panel.select_method("zssr")
+    window.method_panel.set_scale(2)
+    window.method_panel.set_option_values({"preset": "quality"})
+    assert "min" in window.method_panel.estimate_label.text()  # quality on a CPU: most of an hour, said up front
+    answers = []
+
+    def decline(label, estimate, fast):
+        answers.append((estimate, fast))
+        return "cancel"
+
+    monkeypatch.setattr(window, "confirm_long_job", decline)
+    assert window.run_method("upscale") == []
+    assert answers and answers[0][1] is not None  # the fast preset was offered, with its own time
+    monkeypatch.setattr(window, "confirm_long_job", lambda *_: "fast")
+    (queued,) = window.run_method("upscale")
+    assert queued.job.options["preset"] == "fast" and queued.label.endswith("zssr fast ×2")
+    assert queued.estimate is not None and queued.estimate[3] < 600
+    window.queue.cancel(queued)
+    qtbot.waitUntil(lambda: queued.state.finished, timeout=JOB_TIMEOUT_MS)
+
+
+def test_a_finished_run_refines_the_next_estimate(window, qtbot, image_file):
+    open_and_wait(window, qtbot, image_file)
+    window.method_panel.select_method("bicubic")
+    first = window.method_panel.estimate_label.text()
+    run_and_wait(window, qtbot, "bicubic", scale=2)
+    assert window.rates.factors["bicubic@cpu"]["runs"] == 1
+    assert window.method_panel.estimate_label.text() != "" and first != ""
