@@ -21,6 +21,9 @@ from PySide6.QtWidgets import (
     QSizePolicy,
     QSpinBox,
     QStackedWidget,
+    QStyle,
+    QStyleOptionComboBox,
+    QStylePainter,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -287,6 +290,31 @@ class EntryChooser(QComboBox):
     def entry(self) -> ImageEntry | None:
         return self.currentData()
 
+    def paintEvent(self, _event: object) -> None:
+        """The current name elided in the middle (``photo.png · … ×2``): both ends say the most."""
+        painter = QStylePainter(self)
+        option = QStyleOptionComboBox()
+        self.initStyleOption(option)
+        painter.drawComplexControl(QStyle.ComplexControl.CC_ComboBox, option)
+        field = self.style().subControlRect(
+            QStyle.ComplexControl.CC_ComboBox, option, QStyle.SubControl.SC_ComboBoxEditField, self
+        )
+        option.currentText = self.fontMetrics().elidedText(
+            option.currentText, Qt.TextElideMode.ElideMiddle, max(field.width() - 4, 8)
+        )
+        painter.drawControl(QStyle.ControlElement.CE_ComboBoxLabel, option)
+
+    def displayed_text(self) -> str:
+        """What the closed box shows now (for tests): the elided current name."""
+        option = QStyleOptionComboBox()
+        self.initStyleOption(option)
+        field = self.style().subControlRect(
+            QStyle.ComplexControl.CC_ComboBox, option, QStyle.SubControl.SC_ComboBoxEditField, self
+        )
+        return self.fontMetrics().elidedText(
+            self.currentText(), Qt.TextElideMode.ElideMiddle, max(field.width() - 4, 8)
+        )
+
     def set_entry(self, entry: ImageEntry | None) -> None:
         """Select ``entry`` (adding it if missing) without emitting ``entry_chosen``."""
         self._updating = True
@@ -298,6 +326,7 @@ class EntryChooser(QComboBox):
         self._updating = False
 
     def _on_index_changed(self, _index: int) -> None:
+        self.setToolTip(self.currentText())  # the whole name, however narrow the pane
         if not self._updating:
             self.entry_chosen.emit(self.entry())
 

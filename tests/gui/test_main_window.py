@@ -325,7 +325,9 @@ def test_the_estimate_is_shown_before_a_job_and_a_long_one_asks_first(window, qt
     window.method_panel.select_method("zssr")
     window.method_panel.set_scale(2)
     window.method_panel.set_option_values({"preset": "quality"})
-    assert "min" in window.method_panel.estimate_label.text()  # quality on a CPU: most of an hour, said up front
+    assert (
+        "min" in window.method_panel.estimate_label.text()
+    )  # quality on a CPU: most of an hour, said up front
     answers = []
 
     def decline(label, estimate, fast):
