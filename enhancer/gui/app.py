@@ -19,7 +19,9 @@ def create_application(argv: list[str] | None = None) -> QApplication:
         app = QApplication(argv if argv is not None else sys.argv[:1])
     app.setOrganizationName("Enhancer")
     app.setApplicationName("Enhancer")
-    apply_theme(app)
+    from enhancer.gui.settings import AppSettings
+
+    apply_theme(app, AppSettings().theme)
     return app
 
 

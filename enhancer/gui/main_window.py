@@ -14,6 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QMimeData, QStandardPaths, Qt, QTimer
 from PySide6.QtGui import (
     QAction,
+    QActionGroup,
     QCloseEvent,
     QDragEnterEvent,
     QDragMoveEvent,
@@ -23,6 +24,7 @@ from PySide6.QtGui import (
     QKeySequence,
 )
 from PySide6.QtWidgets import (
+    QApplication,
     QDialog,
     QDockWidget,
     QFileDialog,
@@ -68,6 +70,25 @@ def load_for_display(path: Path) -> tuple[Path, ImageData, QImage]:
     """Read a file and make its display copy (runs on a worker)."""
     image = load_image(path)
     return path, image, image_to_qimage(image)
+
+
+GETTING_STARTED = """<h3>Which method for which photo</h3>
+<p>Open a photo (drag it onto the window, File › Open, or paste), pick a method on the left, press
+<b>Enlarge</b>. The time it will take is written above the button before you start; results appear next to
+the original, where you can wipe between them or compare up to four side by side.</p>
+<table cellspacing="6">
+<tr><td><b>Bicubic, Lanczos</b></td><td>any photo, instantly: the plain baselines to compare with.</td></tr>
+<tr><td><b>ZSSR</b></td><td>a real photo of unknown origin. <i>fast</i>: about a minute per small photo on a
+CPU; <i>quality</i>: sharper, 1-2 hours on a CPU (minutes on a GPU).</td></tr>
+<tr><td><b>KernelGAN + ZSSR</b></td><td>a photo that is blurry in its own way (an old camera, a scan): it
+estimates that blur first and shows it. <i>fast</i>: a few minutes on a CPU.</td></tr>
+<tr><td><b>IRN</b></td><td>shrink a photo for sharing, then restore it later almost exactly (only photos it
+shrank itself, kept as PNG).</td></tr>
+<tr><td><b>Pixel recursive, faces ×4</b></td><td>a tiny face (8×8 pixels) in an old group photo: draws several
+plausible faces to choose from, under a second each on a CPU. The details are invented.</td></tr>
+</table>
+<p>Save keeps the original's colour profile and camera data. Times measured on our 2-core CPU; see
+docs/BENCHMARKS.md.</p>"""
 
 
 class MainWindow(QMainWindow):
@@ -184,6 +205,17 @@ class MainWindow(QMainWindow):
         view_menu.addSeparator()
         for dock in (self.method_dock, self.inputs_dock, self.results_dock, self.jobs_dock):
             view_menu.addAction(dock.toggleViewAction())
+        view_menu.addSeparator()
+        theme_menu = view_menu.addMenu("&Theme")
+        self.theme_actions = {}
+        themes = QActionGroup(self)
+        for choice, text in (("system", "Follow the &system"), ("dark", "&Dark"), ("light", "&Light")):
+            action = theme_menu.addAction(text)
+            action.setCheckable(True)
+            action.setChecked(self.settings.theme == choice)
+            action.triggered.connect(lambda _checked=False, c=choice: self.set_theme(c))
+            themes.addAction(action)
+            self.theme_actions[choice] = action
 
         jobs_menu = self.menuBar().addMenu("&Jobs")
         jobs_menu.addAction(self._action("&Run", self._run_primary_action, "Ctrl+R"))
@@ -191,6 +223,11 @@ class MainWindow(QMainWindow):
         jobs_menu.addAction(self._action("C&lear finished", self.job_panel.clear_finished))
 
         help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction(
+            self._action("&Getting started", self.show_getting_started, QKeySequence.StandardKey.HelpContents)
+        )
+        help_menu.addAction(self._action("&Keyboard shortcuts", self.show_shortcuts))
+        help_menu.addSeparator()
         help_menu.addAction(self._action("&About Enhancer", self._about))
 
     def _connect(self) -> None:
@@ -257,6 +294,46 @@ class MainWindow(QMainWindow):
     def _update_title(self) -> None:
         current = self.library.current_input
         self.setWindowTitle(f"{current.label} — Enhancer" if current is not None else "Enhancer")
+
+    def set_theme(self, choice: str) -> str:
+        """Switch between following the system, dark and light; remembered for the next launch."""
+        from enhancer.gui.theme import apply_theme
+
+        self.settings.theme = choice
+        if choice in getattr(self, "theme_actions", {}):
+            self.theme_actions[choice].setChecked(True)
+        app = QApplication.instance()
+        return apply_theme(app, choice) if app is not None else choice
+
+    def shortcut_rows(self) -> list[tuple[str, str]]:
+        """(keys, what they do) for every menu action that has a shortcut, in menu order."""
+        rows = []
+        for menu_action in self.menuBar().actions():
+            menu = menu_action.menu()
+            for action in menu.actions() if menu is not None else []:
+                keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+                if keys:
+                    rows.append((keys, action.text().replace("&", "").rstrip("…")))
+        rows += [("Wheel", "zoom at the pointer"), ("Drag", "pan (or move the wipe divider)")]
+        return rows
+
+    def show_shortcuts(self) -> None:
+        lines = "".join(
+            f"<tr><td><b>{keys}</b></td><td>&nbsp;&nbsp;{what}</td></tr>"
+            for keys, what in self.shortcut_rows()
+        )
+        box = QMessageBox(self)
+        box.setWindowTitle("Keyboard shortcuts")
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.setText(f"<table>{lines}</table>")
+        box.show()
+
+    def show_getting_started(self) -> None:
+        box = QMessageBox(self)
+        box.setWindowTitle("Getting started")
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.setText(GETTING_STARTED)
+        box.show()
 
     def _about(self) -> None:
         QMessageBox.about(

@@ -32,6 +32,14 @@ class AppSettings:
             return default
 
     @property
+    def theme(self) -> str:
+        return self._text("view/theme", "system")
+
+    @theme.setter
+    def theme(self, value: str) -> None:
+        self._store.setValue("view/theme", value)
+
+    @property
     def device(self) -> str:
         return self._text("run/device", "auto")
 

@@ -352,3 +352,28 @@ def test_a_finished_run_refines_the_next_estimate(window, qtbot, image_file):
     run_and_wait(window, qtbot, "bicubic", scale=2)
     assert window.rates.factors["bicubic@cpu"]["runs"] == 1
     assert window.method_panel.estimate_label.text() != "" and first != ""
+
+
+def test_help_has_getting_started_and_shortcuts(window):
+    menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Help")
+    texts = [a.text() for a in menu.actions()]
+    assert "&Getting started" in texts and "&Keyboard shortcuts" in texts
+    rows = dict((what, keys) for keys, what in window.shortcut_rows())
+    assert rows["Run"] == "Ctrl+R" and "Fit" in rows
+    from enhancer.gui.main_window import GETTING_STARTED
+
+    assert "Pixel recursive" in GETTING_STARTED and "1-2 hours on a CPU" in GETTING_STARTED
+
+
+def test_a_light_theme_is_available_and_remembered(window, settings):
+    from PySide6.QtGui import QPalette
+    from PySide6.QtWidgets import QApplication
+
+    assert window.set_theme("light") == "light"
+    window_colour = QApplication.instance().palette().color(QPalette.ColorRole.Window)
+    assert window_colour.lightness() > 180 and settings.theme == "light"
+    assert "#d6e4f5" in QApplication.instance().styleSheet()  # the message bar in a light colour
+    assert window.set_theme("dark") == "dark"
+    assert QApplication.instance().palette().color(QPalette.ColorRole.Window).lightness() < 80
+    assert window.set_theme("system") in ("dark", "light")
+    window.set_theme("dark")  # what the other tests were written against
