@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QWidget
 
 INFO_MESSAGE_MS = 8000
+OVERLAY_MARGIN = 12
 
 
 class MessageBar(QFrame):
@@ -32,6 +33,28 @@ class MessageBar(QFrame):
         self._timer.timeout.connect(self.hide)
         self.hide()
 
+    def overlay_on(self, host: QWidget) -> None:
+        """Float over the bottom of ``host`` instead of taking a row of its layout: a message never pushes
+        the pictures around."""
+        self.setParent(host)
+        host.installEventFilter(self)
+        self._place()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.parent() and event.type() == QEvent.Type.Resize:
+            self._place()
+        return False
+
+    def _place(self) -> None:
+        host = self.parentWidget()
+        if host is None:
+            return
+        width = max(host.width() - 2 * OVERLAY_MARGIN, 100)
+        height = self.heightForWidth(width) if self.hasHeightForWidth() else self.sizeHint().height()
+        height = max(height, self.sizeHint().height())
+        self.setGeometry(OVERLAY_MARGIN, host.height() - height - OVERLAY_MARGIN, width, height)
+        self.raise_()
+
     def show_message(self, text: str, level: str = "info") -> None:
         """Show ``text``; ``level`` is ``info`` (hides after a while) or ``error`` (stays)."""
         self.history.append((level, text))
@@ -40,6 +63,7 @@ class MessageBar(QFrame):
         self.style().unpolish(self)
         self.style().polish(self)
         self.show()
+        self._place()
         if level == "error":
             self._timer.stop()
         else:

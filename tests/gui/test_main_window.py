@@ -377,3 +377,13 @@ def test_a_light_theme_is_available_and_remembered(window, settings):
     assert QApplication.instance().palette().color(QPalette.ColorRole.Window).lightness() < 80
     assert window.set_theme("system") in ("dark", "light")
     window.set_theme("dark")  # what the other tests were written against
+
+
+def test_a_message_floats_over_the_view_instead_of_pushing_it(window, qtbot):
+    before = window.compare.geometry()
+    window.show_error("Something to read")
+    qtbot.waitUntil(window.message_bar.isVisible)
+    assert window.compare.geometry() == before  # nothing moved
+    bar = window.message_bar.geometry()
+    host = window.centralWidget().rect()
+    assert host.contains(bar) and bar.bottom() > host.height() / 2  # over the lower part of the pictures
