@@ -147,7 +147,15 @@ class MainWindow(QMainWindow):
         method_scroll.setFrameShape(QFrame.Shape.NoFrame)
         method_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         method_scroll.setWidget(self.method_panel)
-        self.method_dock = self._dock("Method", method_scroll, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.method_scroll = method_scroll
+        method_column = QWidget()
+        column = QVBoxLayout(method_column)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(method_scroll, 1)
+        column.addWidget(self.method_panel.footer)
+        self.method_panel.layout_changed.connect(self._fit_method_column)
+        self.method_dock = self._dock("Method", method_column, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.inputs_dock = self._dock("Images", self.inputs_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self.results_dock = self._dock("Results", self.results_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self.jobs_dock = self._dock("Jobs", self.job_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
@@ -156,6 +164,14 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.jobs_dock], [110], Qt.Orientation.Vertical)
         self.statusBar().addWidget(self.readout_label, 1)
         self.statusBar().addPermanentWidget(self.device_label)
+
+    def _fit_method_column(self) -> None:
+        """Keep the options column wide enough for its widest row plus a scroll bar: nothing is cut off."""
+        needed = (
+            self.method_panel.minimumSizeHint().width()
+            + self.method_scroll.verticalScrollBar().sizeHint().width()
+        )
+        self.method_scroll.setMinimumWidth(needed)
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)

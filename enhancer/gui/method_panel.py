@@ -49,6 +49,7 @@ class MethodPanel(QWidget):
     run_requested = Signal(str, bool)
     method_changed = Signal(str)
     job_settings_changed = Signal()  # method, scale, preset or device: what an estimate depends on
+    layout_changed = Signal()  # rows were added, removed, folded or unfolded
 
     def __init__(
         self, settings: AppSettings, methods: list[Method] | None = None, parent: QWidget | None = None
@@ -158,10 +159,15 @@ class MethodPanel(QWidget):
         layout.addLayout(run_form)
         layout.addWidget(self.options_group)
         layout.addWidget(self.error_label)
-        layout.addWidget(self.every_image_box)
-        layout.addWidget(self.estimate_label)
-        layout.addLayout(self.buttons_row)
         layout.addStretch(1)
+        # What starts a job sits in a footer that the window keeps below the scrolling options, so the Run
+        # button is always visible, however many options are unfolded.
+        self.footer = QWidget()
+        footer = QVBoxLayout(self.footer)
+        footer.setContentsMargins(9, 4, 9, 6)
+        footer.addWidget(self.every_image_box)
+        footer.addWidget(self.estimate_label)
+        footer.addLayout(self.buttons_row)
 
     def _rebuild_for(self, method: Method) -> None:
         self.purpose_label.setText(method.purpose)
@@ -224,10 +230,12 @@ class MethodPanel(QWidget):
             next(iter(self.action_buttons.values())).setDefault(True)
         self._update_buttons()
         self.show_error("")
+        self.layout_changed.emit()
 
     def _show_advanced(self, shown: bool) -> None:
         self.advanced_box.setVisible(shown)
         self.advanced_toggle.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
+        self.layout_changed.emit()
 
     # -- what is selected -------------------------------------------------------------------------------
 

@@ -387,3 +387,29 @@ def test_a_message_floats_over_the_view_instead_of_pushing_it(window, qtbot):
     bar = window.message_bar.geometry()
     host = window.centralWidget().rect()
     assert host.contains(bar) and bar.bottom() > host.height() / 2  # over the lower part of the pictures
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (1920, 1080)])
+def test_the_method_panel_fits_without_cutting_text_and_run_stays_visible(window, qtbot, image_file, size):
+    from PySide6.QtWidgets import QAbstractButton, QLabel
+
+    window.resize(*size)
+    open_and_wait(window, qtbot, image_file)
+    panel = window.method_panel
+    for method_id in panel.methods:
+        panel.select_method(method_id)
+        for unfolded in (False, True):
+            panel.advanced_toggle.setChecked(unfolded)
+            QApplication.processEvents()
+            for widget in panel.findChildren(QLabel) + panel.findChildren(QAbstractButton):
+                if not widget.isVisibleTo(panel) or (isinstance(widget, QLabel) and widget.wordWrap()):
+                    continue
+                text = widget.text()
+                needed = widget.fontMetrics().horizontalAdvance(text)
+                assert needed <= widget.width() + 1, (
+                    f"{method_id}: {text!r} is cut ({needed} > {widget.width()})"
+                )
+            run = next(iter(panel.action_buttons.values()))
+            corner = run.mapTo(window, run.rect().bottomRight())
+            assert run.isVisible() and window.rect().contains(corner), f"{method_id}: Run is out of sight"
+    panel.advanced_toggle.setChecked(False)
