@@ -154,7 +154,7 @@ class MainWindow(QMainWindow):
         column.setSpacing(0)
         column.addWidget(method_scroll, 1)
         column.addWidget(self.method_panel.footer)
-        self.method_panel.layout_changed.connect(self._fit_method_column)
+        self.method_panel.layout_changed.connect(lambda: QTimer.singleShot(0, self._fit_method_column))
         self.method_dock = self._dock("Method", method_column, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.inputs_dock = self._dock("Images", self.inputs_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self.results_dock = self._dock("Results", self.results_panel, Qt.DockWidgetArea.RightDockWidgetArea)

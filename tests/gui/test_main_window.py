@@ -400,7 +400,8 @@ def test_the_method_panel_fits_without_cutting_text_and_run_stays_visible(window
         panel.select_method(method_id)
         for unfolded in (False, True):
             panel.advanced_toggle.setChecked(unfolded)
-            QApplication.processEvents()
+            for _ in range(3):
+                QApplication.processEvents()
             for widget in panel.findChildren(QLabel) + panel.findChildren(QAbstractButton):
                 if not widget.isVisibleTo(panel) or (isinstance(widget, QLabel) and widget.wordWrap()):
                     continue
@@ -409,6 +410,11 @@ def test_the_method_panel_fits_without_cutting_text_and_run_stays_visible(window
                 assert needed <= widget.width() + 1, (
                     f"{method_id}: {text!r} is cut ({needed} > {widget.width()})"
                 )
+                viewport = window.method_scroll.viewport()
+                if viewport.isAncestorOf(widget):  # and the scrolling column shows all of it
+                    left = widget.mapTo(viewport, widget.rect().topLeft()).x()
+                    right = left + (needed if isinstance(widget, QLabel) else widget.width())
+                    assert right <= viewport.width(), f"{method_id}: {text!r} runs past the column's edge"
             run = next(iter(panel.action_buttons.values()))
             corner = run.mapTo(window, run.rect().bottomRight())
             assert run.isVisible() and window.rect().contains(corner), f"{method_id}: Run is out of sight"
