@@ -129,8 +129,9 @@ GAUSSIAN_MIN_VARIANCE = 0.1  # px^2 added to the fitted covariance: keeps a one-
 
 PRESETS = ("quality", "fast")
 KERNELGAN_SCALES = (2, 4)
-# Share of the method's progress bar given to kernel estimation (the rest is ZSSR).
-ESTIMATION_SHARE = {"quality": 0.3, "fast": 0.3}
+# Share of the method's progress bar given to kernel estimation (the rest is ZSSR): the estimate takes 3-8 s
+# of a `fast` run's 20-35 s (docs/BENCHMARKS.md). At 0.3 the ETA shown at 10 % was 6.6x short (2026-12-03).
+ESTIMATION_SHARE = {"quality": 0.12, "fast": 0.12}
 
 
 @dataclass(frozen=True)
