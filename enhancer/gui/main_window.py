@@ -22,6 +22,7 @@ from PySide6.QtGui import (
     QGuiApplication,
     QImage,
     QKeySequence,
+    QResizeEvent,
 )
 from PySide6.QtWidgets import (
     QApplication,
@@ -89,6 +90,10 @@ plausible faces to choose from, under a second each on a CPU. The details are in
 </table>
 <p>Save keeps the original's colour profile and camera data. Times measured on our 2-core CPU; see
 docs/BENCHMARKS.md.</p>"""
+
+
+SIDE_DOCK_WIDTHS = (320, 280)  # method panel, results panel: what they get back when the window has room
+MIN_VIEW_WIDTH = 480  # the compare view keeps at least this when side panels regain their width
 
 
 class MainWindow(QMainWindow):
@@ -159,7 +164,9 @@ class MainWindow(QMainWindow):
         self.inputs_dock = self._dock("Images", self.inputs_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self.results_dock = self._dock("Results", self.results_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self.jobs_dock = self._dock("Jobs", self.job_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.resizeDocks([self.method_dock, self.results_dock], [320, 280], Qt.Orientation.Horizontal)
+        self.resizeDocks(
+            [self.method_dock, self.results_dock], list(SIDE_DOCK_WIDTHS), Qt.Orientation.Horizontal
+        )
         self.resizeDocks([self.inputs_dock, self.results_dock], [150, 400], Qt.Orientation.Vertical)
         self.resizeDocks([self.jobs_dock], [110], Qt.Orientation.Vertical)
         self.statusBar().addWidget(self.readout_label, 1)
@@ -843,6 +850,19 @@ class MainWindow(QMainWindow):
         self.show_info(f"Copied {entry.label} ({entry.size_text}) to the clipboard")
 
     # -- closing -------------------------------------------------------------------------------------------
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if event.size().width() > event.oldSize().width() > 0:
+            QTimer.singleShot(0, self._recover_dock_widths)
+
+    def _recover_dock_widths(self) -> None:
+        """Give the side panels back the width a narrow window took from them, once there is room again."""
+        docks = [self.method_dock, self.results_dock]
+        widths = [max(dock.width(), wanted) for dock, wanted in zip(docks, SIDE_DOCK_WIDTHS, strict=True)]
+        room = self.width() - MIN_VIEW_WIDTH
+        if sum(widths) <= room and widths != [dock.width() for dock in docks]:
+            self.resizeDocks(docks, widths, Qt.Orientation.Horizontal)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.settings.set_window_state(self.saveGeometry(), self.saveState())

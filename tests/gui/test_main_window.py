@@ -419,3 +419,14 @@ def test_the_method_panel_fits_without_cutting_text_and_run_stays_visible(window
             corner = run.mapTo(window, run.rect().bottomRight())
             assert run.isVisible() and window.rect().contains(corner), f"{method_id}: Run is out of sight"
     panel.advanced_toggle.setChecked(False)
+
+
+def test_side_panels_get_their_width_back_after_the_window_was_narrow(window, qtbot):
+    window.resize(1400, 880)
+    qtbot.wait(50)
+    window.resize(640, 480)
+    qtbot.wait(50)
+    narrow = window.method_dock.width()
+    window.resize(1400, 880)
+    qtbot.waitUntil(lambda: window.method_dock.width() >= 300, timeout=2000)
+    assert window.method_dock.width() >= narrow and window.results_dock.width() >= 260
