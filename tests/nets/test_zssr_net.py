@@ -53,7 +53,9 @@ def test_receptive_radius_bounds_what_a_pixel_sees():
     net.reset_parameters(torch.Generator().manual_seed(2))
     radius = net.receptive_radius
     assert radius == 5
-    x = torch.rand(1, 1, 32, 32, requires_grad=True)
+    x = torch.rand(
+        1, 1, 32, 32, generator=torch.Generator().manual_seed(0)
+    ).requires_grad_()  # seeded: an unseeded draw left every ReLU dead about 1 run in 5
     net(x)[0, 0, 16, 16].backward()
     reach = x.grad[0, 0] != 0
     rows, cols = torch.nonzero(reach, as_tuple=True)
