@@ -261,7 +261,7 @@ class MainWindow(QMainWindow):
         self.method_panel.job_settings_changed.connect(self.update_estimate)
         self.library.current_input_changed.connect(lambda *_: self.update_estimate())
         self.queue.finished.connect(self._on_job_finished)
-        self.compare.readout_changed.connect(self.readout_label.setText)
+        self.compare.readout_changed.connect(self._show_readout)
         self.inputs_panel.close_requested.connect(self.close_input)
         self.results_panel.show_requested.connect(self.compare.show_chosen)
         self.results_panel.save_requested.connect(self.save_dialog)
@@ -313,6 +313,14 @@ class MainWindow(QMainWindow):
         if self._last_run_device:
             text = f"last run: {self._last_run_device}   │   {text}"
         self.device_label.setText(text)
+
+    def _show_readout(self, text: str) -> None:
+        """The pixel readout, cut with an ellipsis where the status bar ends (the whole line in a tooltip)."""
+        width = max(self.readout_label.width() - 8, 20)
+        self.readout_label.setText(
+            self.readout_label.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight, width)
+        )
+        self.readout_label.setToolTip(text)
 
     def _update_title(self) -> None:
         current = self.library.current_input
