@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
@@ -144,6 +144,17 @@ class JobQueuePanel(QWidget):
 
         queue.added.connect(self._on_added)
         queue.changed.connect(self._on_changed)
+        # Running rows are refreshed every second too, so the ETA counts down (and appears) even while a job
+        # is in a stretch without progress reports.
+        self._ticker = QTimer(self)
+        self._ticker.setInterval(1000)
+        self._ticker.timeout.connect(self._tick)
+        self._ticker.start()
+
+    def _tick(self) -> None:
+        for row in self.rows.values():
+            if row.queued.state is JobState.RUNNING:
+                row.refresh()
 
     def row_for(self, queued: QueuedJob) -> JobRow:
         return self.rows[id(queued)]

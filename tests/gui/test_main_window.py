@@ -430,3 +430,18 @@ def test_side_panels_get_their_width_back_after_the_window_was_narrow(window, qt
     window.resize(1400, 880)
     qtbot.waitUntil(lambda: window.method_dock.width() >= 300, timeout=2000)
     assert window.method_dock.width() >= narrow and window.results_dock.width() >= 260
+
+
+def test_the_eta_shows_from_the_estimate_before_the_job_reports(window, qtbot, image_file):
+    from tests.gui.conftest import SLOW_METHOD
+
+    open_and_wait(window, qtbot, image_file)
+    window.method_panel.select_method(SLOW_METHOD)
+    window.method_panel.set_scale(2)
+    (queued,) = window.run_method("upscale")
+    assert queued.estimate is not None  # an unknown method still gets the fallback model's estimate
+    qtbot.waitUntil(lambda: queued.state is JobState.RUNNING, timeout=JOB_TIMEOUT_MS)
+    row = window.job_panel.row_for(queued)
+    qtbot.waitUntil(lambda: row.eta.text().startswith("ETA"), timeout=5000)  # within 5 s of the start
+    window.queue.cancel(queued)
+    qtbot.waitUntil(lambda: queued.state.finished, timeout=JOB_TIMEOUT_MS)
