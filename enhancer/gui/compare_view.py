@@ -262,6 +262,14 @@ class WipeCanvas(ZoomPanCanvas):
             super().mouseDoubleClickEvent(event)
 
 
+def chooser_text(entry: ImageEntry) -> str:
+    """A pane's title: what made a result first (``lanczos ×2 · photo.png (512×512)``), so that narrow panes,
+    elided in the middle, still tell their results apart."""
+    if entry.is_result:
+        return f"{entry.short_label} · {entry.root_input.label}  ({entry.size_text})"
+    return f"{entry.label}  ({entry.size_text})"
+
+
 class EntryChooser(QComboBox):
     """Picks which image a pane shows: nothing, an input, or any result."""
 
@@ -283,7 +291,7 @@ class EntryChooser(QComboBox):
         self.clear()
         self.addItem("(empty)", None)
         for entry in entries:
-            self.addItem(f"{entry.label}  ({entry.size_text})", entry)
+            self.addItem(chooser_text(entry), entry)
         self._updating = False
         self.set_entry(current if current in entries else None)
 
@@ -320,7 +328,7 @@ class EntryChooser(QComboBox):
         self._updating = True
         index = next((i for i in range(self.count()) if self.itemData(i) is entry), -1)
         if index < 0 and entry is not None:
-            self.addItem(f"{entry.label}  ({entry.size_text})", entry)
+            self.addItem(chooser_text(entry), entry)
             index = self.count() - 1
         self.setCurrentIndex(max(index, 0))
         self._updating = False

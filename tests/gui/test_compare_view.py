@@ -181,7 +181,9 @@ def test_a_pane_shows_what_its_chooser_picks(view, entries):
     source, result, other = entries
     view.set_entries(list(entries))
     chooser = view.panes[1].chooser
-    chooser.setCurrentIndex(chooser.findText(f"{other.label}  ({other.size_text})"))
+    from enhancer.gui.compare_view import chooser_text
+
+    chooser.setCurrentIndex(chooser.findText(chooser_text(other)))
     assert view.pane_entries()[1] is other
     assert view.state.reference_size.toSize().toTuple() == (48, 32)
     view.set_entries([source, result])  # "other" was removed
@@ -193,12 +195,13 @@ def test_pane_titles_elide_in_the_middle_and_show_the_whole_name_on_hover(qtbot)
 
     chooser = EntryChooser()
     qtbot.addWidget(chooser)
-    chooser.resize(140, 28)
+    chooser.resize(260, 28)
     chooser.show()
     image = solid((0.5, 0.5, 0.5))
-    long_name = entry_of(image, "holiday-at-the-lake-2019-final.jpg · zssr quality ×2")
+    source = entry_of(image, "holiday-at-the-lake-2019-final.jpg")
+    long_name = entry_of(image, "holiday-at-the-lake-2019-final.jpg · zssr quality ×2", made_from=source)
     chooser.set_entries([long_name])
     chooser.set_entry(long_name)
     shown = chooser.displayed_text()
-    assert "…" in shown and shown.startswith("holiday") and shown.endswith(")")  # both ends kept
+    assert "…" in shown and shown.startswith("zssr quality ×2") and shown.endswith(")")  # both ends kept
     assert chooser.toolTip() == chooser.currentText() and "zssr quality ×2" in chooser.toolTip()
