@@ -642,6 +642,11 @@ def _common_run_args(parser: argparse.ArgumentParser) -> None:
 def build_parser(method: Method | None = None, command: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="enhancer", description="Enlarge and restore photos.")
     parser.add_argument("--version", action="version", version=f"enhancer {__version__}")
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="check this installation: every method on a tiny image, the models, the window (exit 1 on failure)",
+    )
     sub = parser.add_subparsers(dest="command")
 
     sub.add_parser("methods", help="list methods and their options").set_defaults(func=cmd_methods)
@@ -807,6 +812,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv:
         argv = ["gui"]
+    if argv[0] in ("--self-test", "self-test"):
+        from enhancer.selftest import run_self_test
+
+        return run_self_test(gui="--no-gui" not in argv)
     command = next((a for a in argv if not a.startswith("-")), None)
     try:
         method = _find_method(argv)
