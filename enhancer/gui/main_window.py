@@ -643,13 +643,14 @@ class MainWindow(QMainWindow):
 
     def confirm_duplicate(self, label: str) -> bool:
         """Ask before queueing a job that is already queued or running (a double click on Run)."""
-        answer = QMessageBox.question(
-            self,
-            "Run it again?",
-            f"{label} is already queued or running.\nQueue the same job again?",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.No,
+        return self._ask_yes_no(
+            "Run it again?", f"{label} is already queued or running.\nQueue the same job again?"
         )
+
+    def _ask_yes_no(self, title: str, text: str) -> bool:
+        """A question whose safe answer, No, is the default."""
+        buttons = QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
+        answer = QMessageBox.question(self, title, text, buttons, QMessageBox.StandardButton.No)
         return answer == QMessageBox.StandardButton.Yes
 
     def draw_more_samples(self, entry: ImageEntry) -> QueuedJob | None:
@@ -742,14 +743,7 @@ class MainWindow(QMainWindow):
 
     def confirm_overwrite(self, path: Path) -> bool:
         """Ask before writing over an existing file (never an input: those are refused outright)."""
-        answer = QMessageBox.question(
-            self,
-            "Replace file?",
-            f"{path.name} already exists in {path.parent}.\nReplace it?",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.No,
-        )
-        return answer == QMessageBox.StandardButton.Yes
+        return self._ask_yes_no("Replace file?", f"{path.name} already exists in {path.parent}.\nReplace it?")
 
     def save_dialog(self, entry: ImageEntry | None = None) -> None:
         entry = entry or self.current_result()
