@@ -7,6 +7,7 @@ Method options are generated from the chosen method's options dataclass, so ``en
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,42 @@ def cmd_methods(args: argparse.Namespace) -> int:
         for info in method.options():
             print(f"  {info.flag} {_option_type_name(info).upper()}: {_describe_option(info)}")
         print()
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    """``enhancer models add|list|remove|info``: the user's own model files."""
+    from enhancer.methods.user_model import register_user_models
+    from enhancer.runtime.model_library import ModelLibrary
+
+    library = ModelLibrary()
+    if args.models_command == "add":
+        entry = library.add(
+            Path(args.file), args.name
+        )  # a bad file: one line (ModelFileError is a ValueError)
+        register_user_models()
+        licence = f", licence {entry.licence}" if entry.licence else ""
+        print(
+            f"added {entry.name!r}: {entry.architecture} ×{entry.scale} ({entry.purpose}{licence}), "
+            f"{entry.size_bytes / 1e6:.1f} MB, as method {entry.method_id} (in {library.folder})"
+        )
+        return 0
+    if args.models_command == "remove":
+        entry = library.remove(args.name)
+        register_user_models()
+        print(f"removed {entry.name!r} ({library.model_path(entry).name})")
+        return 0
+    if args.models_command == "info":
+        for key, value in library.info(args.name).items():
+            print(f"{key}: {value}")
+        return 0
+    entries = library.entries()
+    if not entries:
+        print(f"no models yet in {library.folder} (add one: enhancer models add FILE)")
+    for entry in entries:
+        print(
+            f"{entry.method_id}: {entry.architecture} ×{entry.scale} {entry.purpose}, {entry.size_bytes / 1e6:.1f} MB"
+        )
     return 0
 
 
@@ -643,6 +680,9 @@ def build_parser(method: Method | None = None, command: str | None = None) -> ar
     parser = argparse.ArgumentParser(prog="enhancer", description="Enlarge and restore photos.")
     parser.add_argument("--version", action="version", version=f"enhancer {__version__}")
     parser.add_argument(
+        "--model-dir", default=None, help="the folder of your own models (default: your user data folder)"
+    )
+    parser.add_argument(
         "--self-test",
         action="store_true",
         help="check this installation: every method on a tiny image, the models, the window (exit 1 on failure)",
@@ -733,6 +773,19 @@ def build_parser(method: Method | None = None, command: str | None = None) -> ar
     _common_run_args(restore)
     restore.set_defaults(func=cmd_restore)
 
+    models = sub.add_parser("models", help="your own model files (ESRGAN, SwinIR, HAT, ONNX …) as methods")
+    models_sub = models.add_subparsers(dest="models_command", required=True)
+    add = models_sub.add_parser("add", help="detect a model file and copy it into your model folder")
+    add.add_argument("file", help=".pth, .safetensors, .ckpt or .onnx")
+    add.add_argument("--name", default=None, help="its name (default: the file's name)")
+    models_sub.add_parser("list", help="the models added, with their method ids")
+    for verb, text in (
+        ("remove", "remove a model (its file too)"),
+        ("info", "everything known about a model"),
+    ):
+        models_sub.add_parser(verb, help=text).add_argument("name")
+    models.set_defaults(func=cmd_models)
+
     merge = sub.add_parser(
         "bench-merge", help="add up bench reports of parts of one dataset (--skip/--limit runs) into one"
     )
@@ -808,10 +861,32 @@ def _find_method(argv: list[str]) -> Method | None:
     return None
 
 
+def _take_model_dir(argv: list[str]) -> str | None:
+    """Remove ``--model-dir DIR`` from ``argv`` (it is read before the methods are), returning DIR."""
+    for index, arg in enumerate(argv):
+        if arg == "--model-dir" and index + 1 < len(argv):
+            value = argv[index + 1]
+            del argv[index : index + 2]
+            return value
+        if arg.startswith("--model-dir="):
+            del argv[index]
+            return arg.split("=", 1)[1]
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv:
         argv = ["gui"]
+    model_dir = _take_model_dir(argv)
+    if model_dir is not None:
+        from enhancer.methods.user_model import register_user_models
+        from enhancer.runtime.model_library import USER_MODELS_ENV
+
+        os.environ[USER_MODELS_ENV] = model_dir
+        register_user_models()
+        if not argv:
+            argv = ["gui"]
     if argv[0] in ("--self-test", "self-test"):
         from enhancer.selftest import run_self_test
 

@@ -1,36 +1,17 @@
-"""The bundled sample photo: NASA's public-domain astronaut portrait shipped inside scikit-image.
-
-It is reduced to 256×256 with MATLAB bicubic so that enlarging it shows something worth looking at, and
-written once to the user's cache folder (never into the package, which may be read-only).
-"""
+"""The bundled sample photos (``resources/samples``; origin and licences in resources/README.md)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import numpy as np
+from enhancer.resources import DEFAULT_SAMPLE, SAMPLES, sample_path
 
-SAMPLE_SIDE = 256
-
-
-def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "enhancer"
+SAMPLE_SIDE = 256  # the astronaut sample: small enough that enlarging it shows something worth looking at
 
 
-def sample_image_path() -> Path:
-    """Path of the sample PNG, created on first use."""
-    from enhancer.imaging.image import ImageData
-    from enhancer.imaging.io import save_image
-    from enhancer.imaging.resize import imresize
+def sample_image_path(name: str = DEFAULT_SAMPLE) -> Path:
+    """Path of a bundled sample photo (read-only: never written to)."""
+    return sample_path(name)
 
-    path = _cache_dir() / "sample-astronaut-256.png"
-    if path.exists():
-        return path
-    from skimage import data
 
-    photo = data.astronaut().astype(np.float32) / 255.0
-    small = imresize(photo, output_shape=(SAMPLE_SIDE, SAMPLE_SIDE))
-    save_image(ImageData(np.clip(small, 0.0, 1.0)), path, overwrite=True)
-    return path
+__all__ = ["SAMPLES", "SAMPLE_SIDE", "sample_image_path"]

@@ -55,6 +55,8 @@ def run_self_test(gui: bool = True) -> int:
         f"devices: {describe_devices()}; onnxruntime providers: {', '.join(onnxruntime.get_available_providers())}"
     )
     failures: list[str] = []
+    _check("shipped models load", _load_shipped_models, failures)
+    _check("resources", _find_resources, failures)
     image = _tiny_image()
     for method in all_methods():
         for action in method.actions:
@@ -80,6 +82,45 @@ def run_self_test(gui: bool = True) -> int:
         _check("main window (offscreen)", _open_and_close_window, failures)
     print(f"{len(failures)} failed" if failures else "all checks passed")
     return 1 if failures else 0
+
+
+def _load_shipped_models() -> str:
+    """Every file in models/manifest.json: its sha256 matches and it loads (ONNX in onnxruntime, torch weights)."""
+    import hashlib
+    import json
+
+    import onnxruntime
+    import torch
+
+    from enhancer.methods.irn import MANIFEST_NAME, models_dir
+
+    folder = models_dir()
+    loaded = []
+    for entry in json.loads((folder / MANIFEST_NAME).read_text())["models"]:
+        files = [entry["file"], *(graph["file"] for graph in entry.get("graphs", {}).values())]
+        for name in files:
+            path = folder / name
+            if name == entry["file"] and "sha256" in entry:
+                digest = hashlib.sha256(path.read_bytes()).hexdigest()
+                if digest != entry["sha256"]:
+                    raise ValueError(
+                        f"{name}: sha256 {digest[:12]}… is not the manifest's {entry['sha256'][:12]}…"
+                    )
+            if path.suffix == ".onnx":
+                onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+            else:
+                torch.load(path, map_location="cpu", weights_only=True)
+            loaded.append(name)
+    return f"{len(loaded)} files from {folder}"
+
+
+def _find_resources() -> str:
+    from enhancer.resources import SAMPLES, icon_paths, read_text, resource_root, sample_path
+
+    icons = icon_paths()
+    read_text("styles/app.qss")
+    samples = [sample_path(name) for name in SAMPLES]
+    return f"{len(icons)} icons, the style sheet, {len(samples)} samples in {resource_root()}"
 
 
 def _open_and_close_window() -> str:

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 import pytest
+
+# The user's own models are registered when enhancer.methods is imported: never from the real user folder.
+os.environ["ENHANCER_USER_MODELS"] = tempfile.mkdtemp(prefix="enhancer-test-models-")
 
 
 @pytest.fixture(autouse=True)

@@ -6,10 +6,13 @@ import sys
 import traceback
 from types import TracebackType
 
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from enhancer.gui.main_window import MainWindow
+from enhancer.gui.platform_check import missing_library_report
 from enhancer.gui.theme import apply_theme
+from enhancer.resources import icon_paths
 
 
 def create_application(argv: list[str] | None = None) -> QApplication:
@@ -19,6 +22,11 @@ def create_application(argv: list[str] | None = None) -> QApplication:
         app = QApplication(argv if argv is not None else sys.argv[:1])
     app.setOrganizationName("Enhancer")
     app.setApplicationName("Enhancer")
+    app.setDesktopFileName("enhancer")  # matches resources/enhancer.desktop (Wayland finds the icon by it)
+    icon = QIcon()
+    for path in icon_paths():
+        icon.addFile(str(path))
+    app.setWindowIcon(icon)
     from enhancer.gui.settings import AppSettings
 
     apply_theme(app, AppSettings().theme)
@@ -27,6 +35,9 @@ def create_application(argv: list[str] | None = None) -> QApplication:
 
 def main(files: list[str]) -> int:
     """Open the main window with ``files`` loaded; returns the exit status when the window closes."""
+    if QApplication.instance() is None and (problem := missing_library_report()):
+        print(problem, file=sys.stderr)  # Qt would abort with a message naming at most one of them
+        return 1
     app = create_application()
     window = MainWindow()
     previous_hook = sys.excepthook

@@ -60,6 +60,7 @@ from enhancer.imaging.io import (
     save_image,
 )
 from enhancer.methods.registry import Method
+from enhancer.resources import is_resource
 from enhancer.runtime.devices import DeviceError, preset_for_device
 from enhancer.runtime.estimates import ASK_FIRST_SECONDS, RateBook, job_key, output_megapixels
 from enhancer.runtime.runner import Job
@@ -728,12 +729,13 @@ class MainWindow(QMainWindow):
     # -- saving ---------------------------------------------------------------------------------------------
 
     def _default_folder(self, entry: ImageEntry | None) -> Path:
-        """Where Save starts: the last folder saved to, else the input's own folder; for the bundled sample
-        (kept in a hidden cache folder) or a pasted image, the user's Pictures folder."""
+        """Where Save starts: the last folder saved to, else the input's own folder; for a bundled sample
+        (inside the install), a file in a hidden folder or a pasted image, the user's Pictures folder."""
         if self.settings.output_folder is not None:
             return self.settings.output_folder
         source = entry.root_input.image.source if entry is not None else None
-        if source is not None and not any(part.startswith(".") for part in source.parent.parts):
+        hidden = source is not None and any(part.startswith(".") for part in source.parent.parts)
+        if source is not None and not hidden and not is_resource(source):
             return source.parent
         pictures = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
         return Path(pictures) if pictures and Path(pictures).is_dir() else Path.home()

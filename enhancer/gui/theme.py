@@ -5,13 +5,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
-STYLE_SHEET = Path(__file__).with_name("style.qss")
+from enhancer.resources import read_text
+
+STYLE_SHEET = "styles/app.qss"  # in resources/
 
 
 def dark_palette() -> QPalette:
@@ -71,11 +71,10 @@ def apply_theme(app: QApplication, choice: str = "system") -> str:
     theme = resolved_theme(app, choice)
     app.setStyle("Fusion")
     app.setPalette(dark_palette() if theme == "dark" else app.style().standardPalette())
-    if STYLE_SHEET.exists():
-        sheet = STYLE_SHEET.read_text(encoding="utf-8")
-        if theme == "light":
-            for dark, light in LIGHT_SHEET_COLOURS.items():
-                sheet = sheet.replace(dark, light)
-        app.setStyleSheet(sheet)
+    sheet = read_text(STYLE_SHEET)
+    if theme == "light":
+        for dark, light in LIGHT_SHEET_COLOURS.items():
+            sheet = sheet.replace(dark, light)
+    app.setStyleSheet(sheet)
     app.setProperty("enhancer_theme", theme)
     return theme

@@ -75,6 +75,7 @@ from enhancer.nets.kernelgan import (
     shrink_with_kernel,
 )
 from enhancer.runtime.devices import preset_for_device, torch_device
+from enhancer.runtime.estimates import StageShares
 from enhancer.runtime.jobs import Progress
 
 # --- The paper's constants (KernelGAN, NeurIPS 2019) ---------------------------------------------------
@@ -129,9 +130,10 @@ GAUSSIAN_MIN_VARIANCE = 0.1  # px^2 added to the fitted covariance: keeps a one-
 
 PRESETS = ("quality", "fast")
 KERNELGAN_SCALES = (2, 4)
-# Share of the method's progress bar given to kernel estimation (the rest is ZSSR): the estimate takes 3-8 s
-# of a `fast` run's 20-35 s (docs/BENCHMARKS.md). At 0.3 the ETA shown at 10 % was 6.6x short (2026-12-03).
-ESTIMATION_SHARE = {"quality": 0.12, "fast": 0.12}
+# Share of the progress bar given to kernel estimation (the rest is ZSSR) until this machine has measured its
+# own (``StageShares``): 15.5 s of a 52.8 s `fast` x2 run on a quiet 2-core CPU (docs/BENCHMARKS.md); quality's
+# ZSSR stage runs far longer than its estimation.
+ESTIMATION_SHARE = {"quality": 0.12, "fast": 0.3}
 
 
 @dataclass(frozen=True)
@@ -631,12 +633,16 @@ def run_kernelgan(
     config = resolve_config(options)
     pixels = image.pixels[:, :, :1] if image.grey else image.pixels
     only_kernel = context.action == "kernel"
-    share = 1.0 if only_kernel else ESTIMATION_SHARE[options.preset]
+    shares = StageShares()
+    share_key = f"kernelgan/{options.preset}/x{scale}@{torch_device(context.device).type}"
+    default_share = ESTIMATION_SHARE[options.preset]
+    share = 1.0 if only_kernel else shares.share(share_key, default_share)
     summary: dict[str, float] = {}
     started = time.perf_counter()
     raw_x2 = estimate_raw_kernel(
         pixels, config, context.progress.sub(0.0, share), context.device, context.seed, summary
     )
+    estimation_seconds = time.perf_counter() - started
     kernel_x2 = model_kernel(raw_x2, options.kernel_model)
     kernels = {X2: kernel_x2}
     if scale == 4:
@@ -671,7 +677,10 @@ def run_kernelgan(
     if image.alpha is not None:
         alpha = np.clip(imresize(image.alpha, scale=scale), 0.0, 1.0).astype(np.float32)
     info.update({f"zssr_{name}": f"{value:.4g}" for name, value in zssr_summary.items()})
-    info["seconds_total"] = f"{time.perf_counter() - started:.1f}"
+    total_seconds = time.perf_counter() - started
+    info["seconds_total"] = f"{total_seconds:.1f}"
+    info["estimation_share"] = f"{estimation_seconds / total_seconds:.2f}"
+    shares.record(share_key, estimation_seconds / total_seconds, default_share)
     return MethodResult(image.with_pixels(out, alpha), extras=extras, info=info)
 
 

@@ -160,3 +160,41 @@ def output_megapixels(width: int, height: int, scale: int, action: str) -> float
     if action == "kernel":
         return width * height / 1e6
     return width * height * scale * scale / 1e6
+
+
+def default_shares_path() -> Path:
+    return default_rates_path().with_name("stage-shares.json")
+
+
+class StageShares:
+    """Each multi-stage job's share of time in its first stage, as measured on this machine.
+
+    A progress bar split by a fixed share makes the ETA wrong wherever the machine's balance differs (KernelGAN's
+    estimation took 29 % of a `fast` run on a quiet 2-core CPU, under 10 % while another job shared the cores),
+    so each finished run moves the share it used towards the one it measured.
+    """
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or default_shares_path()
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            self.shares = {str(k): min(max(float(v), 0.02), 0.98) for k, v in data.items()}
+        except (OSError, ValueError, TypeError, AttributeError):
+            self.shares = {}
+
+    def share(self, key: str, default: float) -> float:
+        return self.shares.get(key, default)
+
+    def record(self, key: str, measured: float, default: float) -> None:
+        """Fold one run's measured share in (half way, like the speed factors); best effort, never fails."""
+        if not 0.0 < measured < 1.0:
+            return
+        known = self.share(key, default)
+        self.shares[key] = min(max((1 - LEARNING_WEIGHT) * known + LEARNING_WEIGHT * measured, 0.02), 0.98)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+            temporary.write_text(json.dumps(self.shares, indent=1), encoding="utf-8")
+            temporary.replace(self.path)
+        except OSError:
+            pass

@@ -13,6 +13,7 @@ from enhancer.imaging.image import ImageData
 from enhancer.imaging.kernels import centre_of_mass, compare_kernels, grid_centre, two_step_kernel
 from enhancer.imaging.resize import bicubic_kernel, downscale_with_kernel
 from enhancer.methods.kernelgan import (
+    ESTIMATION_SHARE,
     FAST,
     HOLLOW_SPREAD,
     QUALITY,
@@ -27,6 +28,7 @@ from enhancer.methods.kernelgan import (
     resolve_config,
     zssr_config,
 )
+from enhancer.runtime.estimates import StageShares
 from enhancer.runtime.jobs import CancelToken, JobCancelled, Progress
 from enhancer.runtime.runner import Job, run_job
 
@@ -193,6 +195,12 @@ def test_method_upscales_with_its_kernel_and_the_kernel_action_only_estimates():
     assert result.image.pixels.shape == (80, 80, 3)
     assert result.extras["kernel"].shape == (13, 13) and result.extras["kernel"].sum() == pytest.approx(1.0)
     assert stages.index("kernel estimation") < stages.index("training")
+    # the estimation's measured share of the time is kept for the next run's progress bar
+    measured = float(result.info["estimation_share"])
+    learned = StageShares().share("kernelgan/fast/x2@cpu", -1.0)
+    assert 0.0 < measured < 1.0 and learned == pytest.approx(
+        (measured + ESTIMATION_SHARE["fast"]) / 2, abs=0.01
+    )
 
     only = run_job(Job(image, "kernelgan", 4, TINY, "cpu", seed=0, action="kernel"))
     np.testing.assert_array_equal(only.image.pixels, pixels)

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from enhancer.runtime import devices
-from enhancer.runtime.estimates import RateBook, describe_seconds, job_key, output_megapixels, rate_key
+from enhancer.runtime.estimates import (
+    RateBook,
+    StageShares,
+    describe_seconds,
+    job_key,
+    output_megapixels,
+    rate_key,
+)
 
 
 def test_seconds_read_as_a_person_says_them():
@@ -80,3 +87,15 @@ def test_the_cli_states_the_estimate_before_it_starts(tmp_path, capsys, monkeypa
         "p.png: about" in capsys.readouterr().err and "on this CPU" in capsys.readouterr().err + "on this CPU"
     )
     assert (tmp_path / "config" / "enhancer" / "rates.json").exists()
+
+
+def test_a_stage_share_moves_towards_what_this_machine_measured_and_is_kept(tmp_path):
+    path = tmp_path / "shares.json"
+    shares = StageShares(path)
+    assert shares.share("kernelgan/fast/x2@cpu", 0.3) == 0.3
+    shares.record("kernelgan/fast/x2@cpu", 0.1, 0.3)
+    assert StageShares(path).share("kernelgan/fast/x2@cpu", 0.3) == pytest.approx(0.2)
+    shares.record("kernelgan/fast/x2@cpu", 1.5, 0.3)  # not a share: ignored
+    assert StageShares(path).share("kernelgan/fast/x2@cpu", 0.3) == pytest.approx(0.2)
+    path.write_text("{not json")
+    assert StageShares(path).share("kernelgan/fast/x2@cpu", 0.3) == 0.3
