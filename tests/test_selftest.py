@@ -54,4 +54,5 @@ def test_self_test_fails_when_a_model_is_missing(models_with_a_small_pixelrsr, c
     (models_with_a_small_pixelrsr / "irn_x2_up.onnx").unlink()
     assert main(["--self-test", "--no-gui"]) == 1
     out = capsys.readouterr().out
-    assert "FAIL  irn shrink" in out and "1 failed" in out
+    assert "FAIL  shipped models load" in out and "irn_x2_up.onnx" in out
+    assert "FAIL  irn shrink" in out and "2 failed" in out

@@ -59,10 +59,12 @@ from enhancer.imaging.io import (
     same_file,
     save_image,
 )
-from enhancer.methods.registry import Method
+from enhancer.methods.registry import Method, all_methods
+from enhancer.methods.user_model import register_user_models
 from enhancer.resources import is_resource
 from enhancer.runtime.devices import DeviceError, preset_for_device
 from enhancer.runtime.estimates import ASK_FIRST_SECONDS, RateBook, job_key, output_megapixels
+from enhancer.runtime.model_library import MODEL_SUFFIXES, ModelEntry, ModelLibrary
 from enhancer.runtime.runner import Job
 
 OPEN_FILTER = "Images ({});;All files (*)".format(" ".join(f"*{suffix}" for suffix in SUPPORTED_SUFFIXES))
@@ -205,6 +207,7 @@ class MainWindow(QMainWindow):
         file_menu = self.menuBar().addMenu("&File")
         file_menu.addAction(self._action("&Open…", self.open_dialog, QKeySequence.StandardKey.Open))
         file_menu.addAction(self._action("Open &folder…", self.open_folder_dialog))
+        file_menu.addAction(self._action("Add &model…", self.add_model_dialog))
         self.recent_menu = file_menu.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         file_menu.addAction(self._action("&Paste image", self.paste, QKeySequence.StandardKey.Paste))
@@ -377,8 +380,13 @@ class MainWindow(QMainWindow):
     # -- opening ------------------------------------------------------------------------------------------
 
     def open_paths(self, paths: list[Path | str]) -> None:
-        """Open files and folders (a folder's images, not recursively); bad files give a message each."""
+        """Open files and folders (a folder's images, not recursively); bad files give a message each.
+        Model files (.pth, .safetensors, .onnx …) are added as methods instead."""
         given = [Path(p) for p in paths]
+        models = [p for p in given if p.suffix.lower() in MODEL_SUFFIXES and p.is_file()]
+        if models:
+            self.add_model_files(models)
+            given = [p for p in given if p not in models]
         if not given:
             return
 
@@ -392,6 +400,33 @@ class MainWindow(QMainWindow):
                 )
 
         self.background.submit(lambda: find_images(given), found, self._load_failed)
+
+    # -- your own models ----------------------------------------------------------------------------------
+
+    def add_model_dialog(self) -> None:
+        patterns = " ".join(f"*{suffix}" for suffix in MODEL_SUFFIXES)
+        names, _ = QFileDialog.getOpenFileNames(
+            self, "Add a model", str(Path.home()), f"Model files ({patterns})"
+        )
+        self.add_model_files([Path(name) for name in names])
+
+    def add_model_files(self, paths: list[Path]) -> None:
+        """Detect and copy each model file in the background; it then appears under "Your models"."""
+        for path in paths:
+            self.show_info(f"Adding model {path.name}…")
+            self.background.submit(
+                lambda p=path: ModelLibrary().add(p),
+                self._model_added,
+                lambda error, p=path: self.show_error(f"Could not add {p.name}: {error}"),
+            )
+
+    def _model_added(self, entry: ModelEntry) -> None:
+        register_user_models()
+        self.method_panel.set_methods(all_methods(), select=entry.method_id)
+        licence = f", licence {entry.licence}" if entry.licence else ""
+        self.show_info(
+            f"Added {entry.name}: {entry.architecture} ×{entry.scale}{licence} (under Your models)"
+        )
 
     def _add_loaded(self, loaded: tuple[Path, ImageData, QImage]) -> None:
         path, image, display = loaded

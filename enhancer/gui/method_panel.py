@@ -40,6 +40,7 @@ ACTION_TIPS = {
     "restore": "Enlarge an image this method shrank (only images it made can be restored)",
 }
 PRESET_OPTION = "preset"
+USER_MODEL_PREFIX = "model:"  # method ids of the user's own models (grouped under "Your models")
 MIN_TILE, MAX_TILE = 64, 8192
 
 
@@ -71,14 +72,7 @@ class MethodPanel(QWidget):
     def _build(self) -> None:
         self.method_list = QListWidget()
         self.method_list.setObjectName("methodList")
-        for method in self.methods.values():
-            item = QListWidgetItem(method.name)
-            item.setData(Qt.ItemDataRole.UserRole, method.id)
-            scales = ", ".join(f"×{scale}" for scale in method.scales)
-            item.setToolTip(f"{method.purpose}\nScales: {scales}; devices: {', '.join(method.devices)}")
-            self.method_list.addItem(item)
-        rows = max(min(len(self.methods), 6), 2)
-        self.method_list.setMaximumHeight(rows * (self.method_list.sizeHintForRow(0) + 2) + 8)
+        self._fill_method_list()
         self.method_list.currentItemChanged.connect(self._on_method_item)
 
         self.purpose_label = QLabel()
@@ -237,6 +231,39 @@ class MethodPanel(QWidget):
         self.advanced_toggle.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
         self.layout_changed.emit()
 
+    def _fill_method_list(self) -> None:
+        """Built-ins first, then a "Your models" heading (not selectable) and the user's models."""
+        self.method_list.clear()
+        heading_done = False
+        for method in self.methods.values():
+            if method.id.startswith(USER_MODEL_PREFIX) and not heading_done:
+                heading = QListWidgetItem("Your models")
+                heading.setFlags(Qt.ItemFlag.NoItemFlags)
+                font = heading.font()
+                font.setBold(True)
+                heading.setFont(font)
+                self.method_list.addItem(heading)
+                heading_done = True
+            item = QListWidgetItem(method.name)
+            item.setData(Qt.ItemDataRole.UserRole, method.id)
+            scales = ", ".join(f"×{scale}" for scale in method.scales)
+            item.setToolTip(f"{method.purpose}\nScales: {scales}; devices: {', '.join(method.devices)}")
+            self.method_list.addItem(item)
+        rows = max(min(self.method_list.count(), 8), 2)
+        self.method_list.setMaximumHeight(rows * (self.method_list.sizeHintForRow(0) + 2) + 8)
+
+    def set_methods(self, methods: list[Method], select: str | None = None) -> None:
+        """Show a new list of methods (a model was added or removed), keeping or changing the selection."""
+        current = self.selected_method()
+        self.methods = {m.id: m for m in methods}
+        self.method_list.blockSignals(True)
+        self._fill_method_list()
+        self.method_list.blockSignals(False)
+        wanted = select or (current.id if current is not None else "")
+        self.select_method(wanted if wanted in self.methods else next(iter(self.methods), ""))
+        if self.method_list.currentItem() is not None:
+            self._on_method_item(self.method_list.currentItem(), None)
+
     # -- what is selected -------------------------------------------------------------------------------
 
     def selected_method(self) -> Method | None:
@@ -245,6 +272,8 @@ class MethodPanel(QWidget):
 
     def select_method(self, method_id: str) -> None:
         for row in range(self.method_list.count()):
+            if self.method_list.item(row).data(Qt.ItemDataRole.UserRole) is None:
+                continue
             if self.method_list.item(row).data(Qt.ItemDataRole.UserRole) == method_id:
                 self.method_list.setCurrentRow(row)
                 return

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-WEIGHT_SUFFIXES = (".pth", ".ckpt", ".pt", ".bin", ".safetensors")
-MODEL_SUFFIXES = (*WEIGHT_SUFFIXES, ".onnx")
+from enhancer.runtime.model_library import MODEL_SUFFIXES, WEIGHT_SUFFIXES
+
 PURPOSE_WORDS = {"SR": "super-resolution", "FaceSR": "face restoration", "Restoration": "restoration"}
 ONNX_OPSET = 17
 PARITY_TOLERANCE = 1e-3  # largest torch vs onnxruntime difference (0-1 pixel scale) accepted for an export

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 USER_MODELS_ENV = "ENHANCER_USER_MODELS"
+WEIGHT_SUFFIXES = (".pth", ".ckpt", ".pt", ".bin", ".safetensors")
+MODEL_SUFFIXES = (*WEIGHT_SUFFIXES, ".onnx")
 MANIFEST = "models.json"
 ONNX_CACHE = "onnx"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._+-]{0,63}$")
