@@ -47,7 +47,9 @@ def main() -> int:
     largest = Image.open(pngs[max(PNG_SIZES)])
     # Each size from its own rendering (small sizes stay crisp), not one image scaled down by Pillow.
     ico_frames = [Image.open(pngs[s]) for s in ICO_SIZES]
-    ico_frames[-1].save(ICONS / "enhancer.ico", sizes=[(s, s) for s in ICO_SIZES], append_images=ico_frames[:-1])
+    ico_frames[-1].save(
+        ICONS / "enhancer.ico", sizes=[(s, s) for s in ICO_SIZES], append_images=ico_frames[:-1]
+    )
     largest.save(ICONS / "enhancer.icns", append_images=[Image.open(pngs[s]) for s in ICNS_SIZES[:-1]])
     for path in sorted(ICONS.iterdir()):
         print(f"{path.name}: {path.stat().st_size} bytes")
