@@ -20,13 +20,13 @@ app=dist/Enhancer/Enhancer
 
 echo "size: $(du -sm dist/Enhancer | cut -f1) MB on disk"
 echo "biggest parts of dist/Enhancer/_internal (MB):"
-du -sm dist/Enhancer/_internal/* | sort -rn | head -12 | sed 's/^/  /'
+du -sm dist/Enhancer/_internal/* | sort -rn | sed -n '1,12s/^/  /p'  # sed reads all: no SIGPIPE under pipefail
 
 # Run from an empty folder with a clean environment, so nothing of the source tree or the venv is used.
-(cd "$work" && env -i HOME="$work" PATH=/usr/bin:/bin QT_QPA_PLATFORM=offscreen "$OLDPWD/$app" --self-test)
+(cd "$work" && env -i HOME="$work" PATH=/usr/bin:/bin LANG=C.UTF-8 QT_QPA_PLATFORM=offscreen "$OLDPWD/$app" --self-test)
 
 sample=$(python -c "from enhancer.samples import sample_image_path; print(sample_image_path())")
-frozen() { (cd "$work" && env -i HOME="$work" PATH=/usr/bin:/bin "$OLDPWD/$app" "$@"); }
+frozen() { (cd "$work" && env -i HOME="$work" PATH=/usr/bin:/bin LANG=C.UTF-8 "$OLDPWD/$app" "$@"); }
 # A classic method and a learned one (IRN's ONNX shrink), each through both installs.
 frozen upscale "$sample" --method bicubic --scale 2 --out-dir "$work/frozen" --quiet
 frozen shrink "$sample" --scale 2 --out-dir "$work/frozen-irn" --quiet
