@@ -10,7 +10,16 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import QEvent, QPointF, QRectF, QSizeF, Qt, Signal
-from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPen, QResizeEvent, QWheelEvent
+from PySide6.QtGui import (
+    QColor,
+    QImage,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPen,
+    QResizeEvent,
+    QWheelEvent,
+)
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
@@ -29,6 +38,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from enhancer.gui.comparison_state import (
+    LOUPE_FACTORS,
+    MODE_NAMES,
+    VIEW_MODES,
+    ComparisonState,
+)
 from enhancer.gui.image_convert import to_8bit
 from enhancer.gui.library import ImageEntry
 from enhancer.gui.view_state import PRESET_ZOOMS_PERCENT, WHEEL_ZOOM_STEP, ViewState
@@ -37,6 +52,7 @@ WIPE_MODE = "wipe"
 SIDE_BY_SIDE_MODE = "side-by-side"
 MIN_PANES, MAX_PANES = 2, 4
 DIVIDER_GRAB_PX = 8  # how close to the divider a press must be to drag it
+LOUPE_SIDE_PX = 180  # the loupe's square, in screen pixels
 BACKGROUND = QColor(38, 38, 42)
 
 
@@ -52,6 +68,8 @@ class ZoomPanCanvas(QWidget):
     def __init__(self, state: ViewState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
+        self.comparison: ComparisonState | None = None
+        self.loupe_point: QPointF | None = None
         self._drag_last: QPointF | None = None
         self.setMouseTracking(True)
         self.setMinimumSize(120, 90)
@@ -72,25 +90,72 @@ class ZoomPanCanvas(QWidget):
         top_left = self.state.to_view(QPointF(0, 0), self.view_size())
         return QRectF(top_left, self.state.reference_size * self.state.zoom)
 
+    def picture(self, entry: ImageEntry) -> QImage:
+        """What is drawn for ``entry``: its display copy, or its map in a comparison mode once computed."""
+        if self.comparison is not None:
+            mapped = self.comparison.picture_for(entry)
+            if mapped is not None:
+                return mapped
+        return entry.display
+
     def paint_entry(self, painter: QPainter, entry: ImageEntry) -> None:
         """Draw ``entry`` stretched over the reference rectangle, nearest when magnified."""
-        if self.state.reference_size.isEmpty() or entry.display.isNull():
+        picture = self.picture(entry)
+        if self.state.reference_size.isEmpty() or picture.isNull():
             return
         target = self.image_rect()
-        magnification = target.width() / entry.display.width()
+        magnification = target.width() / picture.width()
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, magnification < 1.0)
-        painter.drawImage(target, entry.display, QRectF(entry.display.rect()))
+        painter.drawImage(target, picture, QRectF(picture.rect()))
+
+    def paint_loupe(self, painter: QPainter, entry: ImageEntry) -> None:
+        """A magnifier at the shared loupe point: the same spot of the picture in every pane, nearest."""
+        state = self.comparison
+        if (
+            state is None
+            or not state.loupe_on
+            or self.loupe_point is None
+            or self.state.reference_size.isEmpty()
+        ):
+            return
+        picture = self.picture(entry)
+        reference = self.state.reference_size
+        centre_view = self.state.to_view(self.loupe_point, self.view_size())
+        box = QRectF(0, 0, LOUPE_SIDE_PX, LOUPE_SIDE_PX)
+        box.moveCenter(centre_view)
+        # Source: LOUPE_SIDE_PX screen pixels cover LOUPE_SIDE_PX / (zoom * factor) reference pixels.
+        span = LOUPE_SIDE_PX / (self.state.zoom * state.loupe_factor)
+        sx, sy = picture.width() / reference.width(), picture.height() / reference.height()
+        source = QRectF(0, 0, span * sx, span * sy)
+        source.moveCenter(QPointF(self.loupe_point.x() * sx, self.loupe_point.y() * sy))
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+        painter.fillRect(box, BACKGROUND)
+        painter.drawImage(box, picture, source)
+        painter.setPen(QPen(QColor(255, 255, 255), 2))
+        painter.drawRect(box)
+        painter.restore()
+
+    def paint_numbers(self, painter: QPainter, entry: ImageEntry) -> None:
+        """The numbers against the reference (or why there are none), bottom left."""
+        if self.comparison is None:
+            return
+        text = self.comparison.reference_text(entry) or self.comparison.numbers_for(entry)
+        if text is None and self.comparison.comparable(entry):
+            text = "computing…"
+        if text:
+            self.paint_label(painter, text, bottom=True)
 
     def paint_hint(self, painter: QPainter, text: str) -> None:
         painter.setPen(QColor(170, 170, 176))
         painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, text)
 
-    def paint_label(self, painter: QPainter, text: str, right: bool = False) -> None:
-        """A small caption in a top corner, readable over any picture."""
+    def paint_label(self, painter: QPainter, text: str, right: bool = False, bottom: bool = False) -> None:
+        """A small caption in a corner, readable over any picture."""
         metrics = painter.fontMetrics()
         box = QRectF(metrics.boundingRect(text)).adjusted(-6, -3, 6, 3)
         x = self.width() - box.width() - 8 if right else 8.0
-        box.moveTo(x, 8)
+        box.moveTo(x, self.height() - box.height() - 8 if bottom else 8)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(QColor(0, 0, 0, 150))
@@ -158,6 +223,8 @@ class PaneCanvas(ZoomPanCanvas):
             self.paint_hint(painter, self.empty_hint)
         else:
             self.paint_entry(painter, self.entry)
+            self.paint_numbers(painter, self.entry)
+            self.paint_loupe(painter, self.entry)
         if self.active:
             painter.setPen(QPen(QColor(90, 150, 230), 2))
             painter.drawRect(self.rect().adjusted(1, 1, -1, -1))
@@ -214,6 +281,12 @@ class WipeCanvas(ZoomPanCanvas):
             self.paint_label(painter, self.left.short_label)
         if self.right is not None:
             self.paint_label(painter, self.right.short_label, right=True)
+            self.paint_numbers(painter, self.right)
+        loupe_entry = self.right if self.loupe_point is None or self.state.to_view(
+            self.loupe_point, self.view_size()
+        ).x() >= x else self.left  # fmt: skip
+        if loupe_entry is not None:
+            self.paint_loupe(painter, loupe_entry)
         painter.end()
 
     def _paint_divider(self, painter: QPainter, x: float) -> None:
@@ -376,12 +449,20 @@ class CompareView(QWidget):
         self._mode = SIDE_BY_SIDE_MODE
         self._active_pane = 0
         self._last_hover: QPointF | None = None
+        self._flipped: dict[int, ImageEntry] = {}  # pane -> the result Space replaced with its source
 
         self.wipe_canvas = WipeCanvas(self.state)
         self.wipe_left_chooser = EntryChooser()
         self.wipe_right_chooser = EntryChooser()
         self.panes = [ComparePane(self.state) for _ in range(MAX_PANES)]
         self._pane_count = MIN_PANES
+
+        self.comparison = ComparisonState(self)
+        for canvas in self._all_canvases():
+            canvas.comparison = self.comparison
+        self.comparison.changed.connect(self._repaint_canvases)
+        self.comparison.set_visible_source(self.visible_regions)
+        self.state.changed.connect(self.comparison.view_moved)
 
         self._build_toolbar()
         self.stack = QStackedWidget()
@@ -412,8 +493,16 @@ class CompareView(QWidget):
 
     def _build_toolbar(self) -> None:
         self.toolbar = QWidget()
-        row = QHBoxLayout(self.toolbar)
+        rows = QVBoxLayout(self.toolbar)
+        rows.setContentsMargins(0, 0, 0, 0)
+        rows.setSpacing(0)
+        top, bottom = QWidget(), QWidget()
+        rows.addWidget(top)
+        rows.addWidget(bottom)
+        row = QHBoxLayout(top)
         row.setContentsMargins(4, 2, 4, 2)
+        compare_row = QHBoxLayout(bottom)  # the comparison tools: a row of their own keeps the panes wide
+        compare_row.setContentsMargins(4, 0, 4, 2)
         self.mode_buttons = QButtonGroup(self)
         self.wipe_button = self._tool_button("Wipe", "Overlay input and result with a draggable divider")
         self.side_button = self._tool_button("Side by side", "2 to 4 panes with zoom and pan kept in step")
@@ -430,6 +519,39 @@ class CompareView(QWidget):
         row.addSpacing(8)
         row.addWidget(self.pane_count_label)
         row.addWidget(self.pane_count_box)
+        compare_row.addWidget(QLabel("Show"))
+        self.view_mode_box = QComboBox()
+        for mode in VIEW_MODES:
+            self.view_mode_box.addItem(MODE_NAMES[mode], mode)
+        self.view_mode_box.setToolTip(
+            "What each pane shows (D cycles): the image, its difference from the reference (amplified), "
+            "the local SSIM against the reference (bright = different), or its edges"
+        )
+        self.view_mode_box.currentIndexChanged.connect(
+            lambda _i: self.comparison.set_mode(self.view_mode_box.currentData())
+        )
+        compare_row.addWidget(self.view_mode_box)
+        self.gain_box = QComboBox()
+        for gain in (1, 2, 4, 8, 16):
+            self.gain_box.addItem(f"×{gain}", gain)
+        self.gain_box.setCurrentIndex(2)
+        self.gain_box.setToolTip(
+            "How much the difference is amplified (×4: a difference of 16 levels is white-hot)"
+        )
+        self.gain_box.currentIndexChanged.connect(
+            lambda _i: self.comparison.set_gain(self.gain_box.currentData())
+        )
+        compare_row.addWidget(self.gain_box)
+        self.reference_button = self._tool_button(
+            "Set reference", "Compare every pane with the image in the focused pane (R): numbers and maps"
+        )
+        self.reference_button.clicked.connect(self.set_reference_from_focus)
+        compare_row.addWidget(self.reference_button)
+        self.loupe_button = self._tool_button("Loupe", "A magnifier over the same spot in every pane (L)")
+        self.loupe_button.setCheckable(True)
+        self.loupe_button.toggled.connect(lambda on: on != self.comparison.loupe_on and self.toggle_loupe())
+        compare_row.addWidget(self.loupe_button)
+        compare_row.addStretch(1)
         row.addStretch(1)
         self.fit_button = self._tool_button("Fit", "Show the whole picture (double-click a pane)")
         self.fit_button.clicked.connect(self.fit)
@@ -586,7 +708,12 @@ class CompareView(QWidget):
         self._update_reference()
 
     def show_result(self, entry: ImageEntry) -> None:
-        """Put a new result beside its input: the wipe's right side, and the first free pane (else the last)."""
+        """Put a new result beside its input: the wipe's right side, and the first free pane (else the last).
+        An IRN restore is compared with the original it was shrunk from, automatically."""
+        original = entry.root_input
+        restored = entry.result is not None and entry.result.info.get("action") == "restore"
+        if restored and original is not entry and original.image.pixels.shape == entry.image.pixels.shape:
+            self.set_reference(original)
         left = self.wipe_canvas.left or entry.made_from
         self.set_wipe_entries(left, entry)
         visible = self.pane_entries()
@@ -666,10 +793,98 @@ class CompareView(QWidget):
     def _on_hovered(self, point: QPointF) -> None:
         self._last_hover = point
         self.readout_changed.emit(self.readout_at(point))
+        if self.comparison.loupe_on:
+            for canvas in self._all_canvases():
+                canvas.loupe_point = point
+            self._repaint_canvases()
 
     def _on_left_view(self) -> None:
         self._last_hover = None
         self.readout_changed.emit("")
+        if self.comparison.loupe_on:
+            for canvas in self._all_canvases():
+                canvas.loupe_point = None
+            self._repaint_canvases()
+
+    # -- comparison ----------------------------------------------------------------------------------------
+
+    def _repaint_canvases(self) -> None:
+        for canvas in self._all_canvases():
+            canvas.update()
+
+    def focused_entry(self) -> ImageEntry | None:
+        """The image the user points at: the active pane's, or the wipe's right side."""
+        if self._mode == WIPE_MODE:
+            return self.wipe_canvas.right or self.wipe_canvas.left
+        return self.panes[min(self._active_pane, self._pane_count - 1)].entry
+
+    def set_reference(self, entry: ImageEntry | None) -> None:
+        self.comparison.set_reference(entry)
+        self.reference_button.setText("Set reference" if entry is None else f"Reference: {entry.short_label}")
+
+    def set_reference_from_focus(self) -> None:
+        self.set_reference(self.focused_entry())
+
+    def set_view_mode(self, mode: str) -> None:
+        self.view_mode_box.setCurrentIndex(VIEW_MODES.index(mode))
+
+    def cycle_view_mode(self) -> str:
+        self.set_view_mode(VIEW_MODES[(VIEW_MODES.index(self.comparison.mode) + 1) % len(VIEW_MODES)])
+        return self.comparison.mode
+
+    def toggle_loupe(self) -> bool:
+        on = self.comparison.toggle_loupe()
+        self.loupe_button.setChecked(on)
+        if on and self._last_hover is not None:
+            self._on_hovered(self._last_hover)
+        return on
+
+    def change_loupe_factor(self, step: int) -> int:
+        index = LOUPE_FACTORS.index(self.comparison.loupe_factor) + step
+        self.comparison.set_loupe_factor(LOUPE_FACTORS[max(0, min(index, len(LOUPE_FACTORS) - 1))])
+        return self.comparison.loupe_factor
+
+    def flip_before_after(self) -> None:
+        """Space: the wipe's sides swap; in panes, the focused pane shows what its image was made from."""
+        if self._mode == WIPE_MODE:
+            self.swap_wipe_sides()
+            return
+        pane = self.panes[min(self._active_pane, self._pane_count - 1)]
+        entry = pane.entry
+        if entry is None:
+            return
+        if entry.made_from is not None:
+            self._flipped[id(pane)] = entry
+            self.show_in_pane(self.panes.index(pane), entry.made_from)
+        elif id(pane) in self._flipped:
+            self.show_in_pane(self.panes.index(pane), self._flipped.pop(id(pane)))
+
+    def put_result_in_focused_pane(self, number: int, results: list[ImageEntry]) -> None:
+        """Keys 1-4: the Nth result of the current input into the focused pane (or the wipe's right)."""
+        if 1 <= number <= len(results):
+            self.show_chosen(results[number - 1])
+
+    def visible_regions(self) -> list[tuple[ImageEntry, QRectF]]:
+        """Each shown image with the rectangle of it that is visible, in its own pixels."""
+        regions = []
+        reference = self.state.reference_size
+        if reference.isEmpty():
+            return regions
+        for canvas in self.canvases():
+            top_left = self.state.to_reference(QPointF(0, 0), canvas.view_size())
+            bottom_right = self.state.to_reference(
+                QPointF(canvas.width(), canvas.height()), canvas.view_size()
+            )
+            entries = [canvas.entry] if isinstance(canvas, PaneCanvas) else [canvas.right]
+            for entry in entries:
+                if entry is None:
+                    continue
+                sx, sy = entry.image.width / reference.width(), entry.image.height / reference.height()
+                regions.append(
+                    (entry, QRectF(top_left.x() * sx, top_left.y() * sy,
+                                   (bottom_right.x() - top_left.x()) * sx, (bottom_right.y() - top_left.y()) * sy))
+                )  # fmt: skip
+        return regions
 
     def readout_at(self, point: QPointF) -> str:
         """Position (in pixels of the largest image) and each shown image's values there, as 8-bit."""

@@ -244,6 +244,31 @@ class MainWindow(QMainWindow):
             themes.addAction(action)
             self.theme_actions[choice] = action
 
+        compare_menu = self.menuBar().addMenu("&Compare")
+        compare = self.compare
+        for text, slot, keys in (
+            ("Set focused image as &reference", compare.set_reference_from_focus, "R"),
+            ("Clear the reference", lambda: compare.set_reference(None), "Shift+R"),
+            ("Cycle the view: image, &difference, SSIM map, edges", compare.cycle_view_mode, "D"),
+            ("&Loupe on/off", compare.toggle_loupe, "L"),
+            ("Loupe stronger", lambda: compare.change_loupe_factor(1), "]"),
+            ("Loupe weaker", lambda: compare.change_loupe_factor(-1), "["),
+            ("&Before/after in the focused pane", compare.flip_before_after, "Space"),
+            ("Zoom &in", lambda: compare.zoom_to(compare.state.zoom * 200), "+"),
+            ("Zoom &out", lambda: compare.zoom_to(compare.state.zoom * 50), "-"),
+            ("&Fit", compare.fit, "0"),
+            ("F&ull screen", self.toggle_full_screen, "F"),
+        ):
+            compare_menu.addAction(self._action(text, slot, keys))
+        for number in range(1, 5):
+            compare_menu.addAction(
+                self._action(
+                    f"Result {number} in the focused pane",
+                    lambda n=number: compare.put_result_in_focused_pane(n, self._current_results()),
+                    str(number),
+                )
+            )
+
         jobs_menu = self.menuBar().addMenu("&Jobs")
         jobs_menu.addAction(self._action("&Run", self._run_primary_action, "Ctrl+R"))
         jobs_menu.addAction(self._action("&Cancel all", self.queue.cancel_all))
@@ -351,6 +376,18 @@ class MainWindow(QMainWindow):
                     rows.append((keys, action.text().replace("&", "").rstrip("…")))
         rows += [("Wheel", "zoom at the pointer"), ("Drag", "pan (or move the wipe divider)")]
         return rows
+
+    def toggle_full_screen(self) -> None:
+        if self.isFullScreen():
+            self.showNormal()
+        else:
+            self.showFullScreen()
+
+    def _current_results(self) -> list[ImageEntry]:
+        current = self.library.current_input
+        return [
+            entry for entry in self.library.results() if current is not None and entry.root_input is current
+        ]
 
     def show_shortcuts(self) -> None:
         lines = "".join(

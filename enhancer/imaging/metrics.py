@@ -28,7 +28,7 @@ class Scores(NamedTuple):
     ssim: float
 
 
-def _luma(image: np.ndarray, grey: bool) -> np.ndarray:
+def luma_levels(image: np.ndarray, grey: bool) -> np.ndarray:
     """The 8-bit-rounded Y (or grey) plane on the 0..255 scale, float64."""
     levels = to_8bit_levels(image)
     if grey or levels.ndim == 2:
@@ -48,7 +48,7 @@ def _planes(
     if h <= 2 * border or w <= 2 * border:
         raise ValueError(f"a border of {border} leaves nothing of a {h} x {w} image")
     crop = (slice(border, h - border), slice(border, w - border))
-    return _luma(output, grey)[crop], _luma(reference, grey)[crop]
+    return luma_levels(output, grey)[crop], luma_levels(reference, grey)[crop]
 
 
 def psnr_y(output: np.ndarray, reference: np.ndarray, border: int, grey: bool = False) -> float:
