@@ -680,7 +680,8 @@ def run_kernelgan(
     total_seconds = time.perf_counter() - started
     info["seconds_total"] = f"{total_seconds:.1f}"
     info["estimation_share"] = f"{estimation_seconds / total_seconds:.2f}"
-    shares.record(share_key, estimation_seconds / total_seconds, default_share)
+    if options.iterations is None and options.zssr_iterations is None:  # a preset's run, not a tiny test
+        shares.record(share_key, estimation_seconds / total_seconds, default_share)
     return MethodResult(image.with_pixels(out, alpha), extras=extras, info=info)
 
 

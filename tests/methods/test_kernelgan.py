@@ -2,6 +2,7 @@
 
 import threading
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -195,16 +196,30 @@ def test_method_upscales_with_its_kernel_and_the_kernel_action_only_estimates():
     assert result.image.pixels.shape == (80, 80, 3)
     assert result.extras["kernel"].shape == (13, 13) and result.extras["kernel"].sum() == pytest.approx(1.0)
     assert stages.index("kernel estimation") < stages.index("training")
-    # the estimation's measured share of the time is kept for the next run's progress bar
-    measured = float(result.info["estimation_share"])
-    learned = StageShares().share("kernelgan/fast/x2@cpu", -1.0)
-    assert 0.0 < measured < 1.0 and learned == pytest.approx(
-        (measured + ESTIMATION_SHARE["fast"]) / 2, abs=0.01
-    )
+    # a run with its iterations cut short measures its share but does not teach it to the next runs
+    assert 0.0 < float(result.info["estimation_share"]) < 1.0
+    assert StageShares().share("kernelgan/fast/x2@cpu", -1.0) == -1.0
 
     only = run_job(Job(image, "kernelgan", 4, TINY, "cpu", seed=0, action="kernel"))
     np.testing.assert_array_equal(only.image.pixels, pixels)
     assert only.extras["kernel"].shape == (25, 25) and only.extras["kernel"].sum() == pytest.approx(1.0)
+
+
+def test_a_preset_run_teaches_the_estimation_share_to_the_next_run(monkeypatch):
+    import enhancer.methods.kernelgan as kernelgan_module
+
+    short_fast = replace(FAST, iterations=20, lr_drop_every=10, weight_update_every=10)
+    monkeypatch.setattr(kernelgan_module, "preset_config", lambda preset: short_fast)
+    monkeypatch.setattr(
+        kernelgan_module,
+        "zssr_config",
+        lambda options: replace(zssr_config(options), max_iterations=10, min_iterations=5),
+    )
+    image = ImageData(_scene(80)[::2, ::2].astype(np.float32))
+    result = run_job(Job(image, "kernelgan", 2, {"preset": "fast"}, "cpu", seed=0))
+    measured = float(result.info["estimation_share"])
+    learned = StageShares().share("kernelgan/fast/x2@cpu", -1.0)
+    assert learned == pytest.approx((measured + ESTIMATION_SHARE["fast"]) / 2, abs=0.01)
 
 
 def test_cli_writes_the_kernel_as_array_and_picture(tmp_path):
