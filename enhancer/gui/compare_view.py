@@ -864,6 +864,20 @@ class CompareView(QWidget):
         if 1 <= number <= len(results):
             self.show_chosen(results[number - 1])
 
+    def composition(self) -> QImage:
+        """What the compare view shows now (labels and numbers included), captioned with zoom and mode."""
+        from enhancer.gui.export import with_caption
+
+        picture = self.stack.currentWidget().grab().toImage()
+        parts = [
+            "wipe" if self._mode == WIPE_MODE else f"{self._pane_count} panes",
+            f"zoom {self.state.zoom * 100:.0f} %",
+            MODE_NAMES[self.comparison.mode],
+        ]
+        if self.comparison.reference is not None:
+            parts.append(f"reference: {self.comparison.reference.label}")
+        return with_caption(picture, "Enhancer · " + " · ".join(parts))
+
     def visible_regions(self) -> list[tuple[ImageEntry, QRectF]]:
         """Each shown image with the rectangle of it that is visible, in its own pixels."""
         regions = []

@@ -258,6 +258,10 @@ class MainWindow(QMainWindow):
             ("Zoom &out", lambda: compare.zoom_to(compare.state.zoom * 50), "-"),
             ("&Fit", compare.fit, "0"),
             ("F&ull screen", self.toggle_full_screen, "F"),
+            ("&Export the comparison…", self.export_comparison, "Ctrl+E"),
+            ("Export a &contact sheet…", self.export_contact_sheet, "Ctrl+Shift+E"),
+            ("Cop&y the comparison", self.copy_comparison, "Ctrl+Shift+C"),
+            ("Copy a contact sheet", lambda: self.export_contact_sheet(to_clipboard=True), "Ctrl+Alt+C"),
         ):
             compare_menu.addAction(self._action(text, slot, keys))
         for number in range(1, 5):
@@ -388,6 +392,89 @@ class MainWindow(QMainWindow):
         return [
             entry for entry in self.library.results() if current is not None and entry.root_input is current
         ]
+
+    # -- exporting comparisons -------------------------------------------------------------------------------
+
+    def _ask_export_path(self, default_name: str) -> Path | None:
+        folder = self._default_folder(self.library.current_input)
+        name, _ = QFileDialog.getSaveFileName(self, "Export", str(folder / default_name), "PNG image (*.png)")
+        if not name:
+            return None
+        path = Path(name).with_suffix(".png")
+        if self.is_input_file(path):
+            self.show_error(
+                f"{path.name} is an opened input; choose another name (inputs are never overwritten)"
+            )
+            return None
+        return path
+
+    def _write_picture(self, picture: QImage, path: Path, what: str) -> None:
+        image = qimage_to_image(picture)
+        self.background.submit(
+            lambda: save_image(image, path, overwrite=True),
+            lambda _path: self.show_info(f"Exported {what} to {path}"),
+            lambda error: self.show_error(f"Could not export {what}: {error}"),
+        )
+
+    def export_comparison(self, path: Path | None = None) -> None:
+        current = self.library.current_input
+        stem = Path(current.label).stem if current is not None else "comparison"
+        path = path or self._ask_export_path(f"{stem}_comparison.png")
+        if path is not None:
+            self._write_picture(self.compare.composition(), path, "the comparison")
+
+    def copy_comparison(self) -> None:
+        QGuiApplication.clipboard().setImage(self.compare.composition())
+        self.show_info("Copied the comparison to the clipboard")
+
+    def contact_sheet_entries(self) -> list[ImageEntry]:
+        current = self.library.current_input
+        return [current, *self._current_results()] if current is not None else []
+
+    def export_contact_sheet(self, path: Path | None = None, to_clipboard: bool = False) -> None:
+        """The current input and all its results on one sheet, with numbers against the reference."""
+        entries = self.contact_sheet_entries()
+        if not entries:
+            self.show_error("Open an image first")
+            return
+        if not to_clipboard:
+            path = path or self._ask_export_path(f"{Path(entries[0].label).stem}_contact-sheet.png")
+            if path is None:
+                return
+        reference = self.compare.comparison.reference
+        title = f"{entries[0].label}: {len(entries) - 1} results" + (
+            f" · numbers against {reference.label}" if reference is not None else ""
+        )
+
+        def build() -> QImage:
+            from enhancer.gui.export import contact_sheet
+            from enhancer.imaging import comparison
+
+            numbers = {}
+            for entry in entries:
+                if (
+                    reference is not None
+                    and entry is not reference
+                    and entry.image.pixels.shape == reference.image.pixels.shape
+                ):
+                    scores = comparison.compare_scores(
+                        entry.image.pixels, reference.image.pixels, 0, entry.image.grey
+                    )
+                    numbers[id(entry)] = comparison.describe(scores)
+                elif entry is reference:
+                    numbers[id(entry)] = "reference"
+            return contact_sheet(entries, numbers, title)
+
+        def built(sheet: QImage) -> None:
+            if to_clipboard:
+                QGuiApplication.clipboard().setImage(sheet)
+                self.show_info("Copied the contact sheet to the clipboard")
+            else:
+                self._write_picture(sheet, path, "the contact sheet")
+
+        self.background.submit(
+            build, built, lambda error: self.show_error(f"Could not make the sheet: {error}")
+        )
 
     def show_shortcuts(self) -> None:
         lines = "".join(
