@@ -13,6 +13,7 @@ from PySide6.QtCore import QEvent, QPointF, QRectF, QSizeF, Qt, Signal
 from PySide6.QtGui import (
     QColor,
     QImage,
+    QKeyEvent,
     QMouseEvent,
     QPainter,
     QPaintEvent,
@@ -38,6 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from enhancer.gui.blind_test import BLIND_ZOOM_PERCENT, LEFT, RIGHT, SAME, BlindTest
 from enhancer.gui.comparison_state import (
     LOUPE_FACTORS,
     MODE_NAMES,
@@ -138,7 +140,7 @@ class ZoomPanCanvas(QWidget):
 
     def paint_numbers(self, painter: QPainter, entry: ImageEntry) -> None:
         """The numbers against the reference (or why there are none), bottom left."""
-        if self.comparison is None:
+        if self.comparison is None or self.comparison.blind:
             return
         text = self.comparison.reference_text(entry) or self.comparison.numbers_for(entry)
         if text is None and self.comparison.comparable(entry):
@@ -439,6 +441,7 @@ class CompareView(QWidget):
     """Wipe or side-by-side comparison with shared zoom and pan, zoom presets and a pixel readout."""
 
     readout_changed = Signal(str)
+    blind_finished = Signal(str)  # the tally, in words
     mode_changed = Signal(str)
     pane_count_changed = Signal(int)
 
@@ -450,6 +453,8 @@ class CompareView(QWidget):
         self._active_pane = 0
         self._last_hover: QPointF | None = None
         self._flipped: dict[int, ImageEntry] = {}  # pane -> the result Space replaced with its source
+        self.blind: BlindTest | None = None
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
 
         self.wipe_canvas = WipeCanvas(self.state)
         self.wipe_left_chooser = EntryChooser()
@@ -551,6 +556,14 @@ class CompareView(QWidget):
         self.loupe_button.setCheckable(True)
         self.loupe_button.toggled.connect(lambda on: on != self.comparison.loupe_on and self.toggle_loupe())
         compare_row.addWidget(self.loupe_button)
+        self.blind_button = self._tool_button(
+            "Blind A/B", "Two results, names hidden, sides shuffled: pick the better one at 8 spots (B)"
+        )
+        self.blind_button.clicked.connect(lambda: self.start_blind_test())
+        compare_row.addWidget(self.blind_button)
+        self.blind_label = QLabel()
+        self.blind_label.setObjectName("blindLabel")
+        compare_row.addWidget(self.blind_label)
         compare_row.addStretch(1)
         row.addStretch(1)
         self.fit_button = self._tool_button("Fit", "Show the whole picture (double-click a pane)")
@@ -877,6 +890,80 @@ class CompareView(QWidget):
         if self.comparison.reference is not None:
             parts.append(f"reference: {self.comparison.reference.label}")
         return with_caption(picture, "Enhancer · " + " · ".join(parts))
+
+    # -- blind A/B -----------------------------------------------------------------------------------------
+
+    def start_blind_test(
+        self,
+        a: ImageEntry | None = None,
+        b: ImageEntry | None = None,
+        rounds: int = 8,
+        seed: int | None = None,
+    ) -> BlindTest | None:
+        """Compare two results blind: by default the two results shown (the focused one and another)."""
+        if a is None or b is None:
+            shown = [e for e in self.shown_entries() if e.is_result]
+            focused = self.focused_entry()
+            if focused in shown:
+                shown.remove(focused)
+                shown.insert(0, focused)
+            if len(shown) < 2:
+                self.blind_label.setText("Show two results first, then start the blind test")
+                return None
+            a, b = shown[0], shown[1]
+        self.blind = BlindTest.start(a, b, rounds, seed)
+        self.comparison.blind = True
+        self.set_mode(SIDE_BY_SIDE_MODE)
+        self.set_pane_count(2)
+        for pane in self.panes:
+            pane.chooser.setVisible(False)
+        self._show_blind_round()
+        self.setFocus()
+        return self.blind
+
+    def _show_blind_round(self) -> None:
+        assert self.blind is not None
+        left, right = self.blind.sides()
+        self.panes[0].canvas.set_entry(left)
+        self.panes[1].canvas.set_entry(right)
+        self._update_reference()
+        self.zoom_to(BLIND_ZOOM_PERCENT)
+        self.state.centre_on(QPointF(self.blind.current.x, self.blind.current.y))
+        number = len(self.blind.votes) + 1
+        self.blind_label.setText(
+            f"Spot {number}/{len(self.blind.rounds)}: which is better? ← left · → right · ↓ no difference · Esc stops"
+        )
+
+    def blind_vote(self, side: str) -> None:
+        if self.blind is None:
+            return
+        self.blind.vote(side)
+        if self.blind.finished:
+            self.end_blind_test()
+        else:
+            self._show_blind_round()
+
+    def end_blind_test(self) -> str:
+        """Stop (or finish) the test: names come back, and the tally is said."""
+        test, self.blind = self.blind, None
+        self.comparison.blind = False
+        for pane in self.panes:
+            pane.chooser.setVisible(True)
+            pane.chooser.set_entry(pane.canvas.entry)
+        summary = test.summary() if test is not None and test.votes else "Blind test stopped before any vote"
+        self.blind_label.setText(summary)
+        self.blind_finished.emit(summary)
+        self._repaint_canvases()
+        return summary
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        votes = {Qt.Key.Key_Left: LEFT, Qt.Key.Key_Right: RIGHT, Qt.Key.Key_Down: SAME}
+        if self.blind is not None and event.key() in votes:
+            self.blind_vote(votes[event.key()])
+        elif self.blind is not None and event.key() == Qt.Key.Key_Escape:
+            self.end_blind_test()
+        else:
+            super().keyPressEvent(event)
 
     def visible_regions(self) -> list[tuple[ImageEntry, QRectF]]:
         """Each shown image with the rectangle of it that is visible, in its own pixels."""

@@ -61,6 +61,7 @@ class ComparisonState(QObject):
         self.gain = 4
         self.loupe_on = False
         self.loupe_factor = 4
+        self.blind = False  # a blind A/B test hides names and numbers
         self._pictures: dict[tuple, QImage] = {}
         self._scores: dict[tuple, str] = {}
         self._regions: dict[int, str] = {}

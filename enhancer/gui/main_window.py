@@ -258,6 +258,7 @@ class MainWindow(QMainWindow):
             ("Zoom &out", lambda: compare.zoom_to(compare.state.zoom * 50), "-"),
             ("&Fit", compare.fit, "0"),
             ("F&ull screen", self.toggle_full_screen, "F"),
+            ("Blind &A/B test of two results (← → ↓ vote, Esc stops)", compare.start_blind_test, "B"),
             ("&Export the comparison…", self.export_comparison, "Ctrl+E"),
             ("Export a &contact sheet…", self.export_contact_sheet, "Ctrl+Shift+E"),
             ("Cop&y the comparison", self.copy_comparison, "Ctrl+Shift+C"),
@@ -295,6 +296,7 @@ class MainWindow(QMainWindow):
         self.library.current_input_changed.connect(lambda *_: self.update_estimate())
         self.queue.finished.connect(self._on_job_finished)
         self.compare.readout_changed.connect(self._show_readout)
+        self.compare.blind_finished.connect(self.show_info)
         self.inputs_panel.close_requested.connect(self.close_input)
         self.results_panel.show_requested.connect(self.compare.show_chosen)
         self.results_panel.save_requested.connect(self.save_dialog)
