@@ -58,6 +58,33 @@ LOUPE_SIDE_PX = 180  # the loupe's square, in screen pixels
 BACKGROUND = QColor(38, 38, 42)
 
 
+_PYRAMIDS: dict[int, list[QImage]] = {}
+PYRAMID_MIN_SIDE = 256  # no level smaller than this
+
+
+def pyramid_level(picture: QImage, magnification: float) -> QImage:
+    """The picture halved as often as the screen allows (magnification = device pixels per picture pixel):
+    zoomed-out views of a 12 MP image draw from a few hundred thousand pixels instead of all of them."""
+    if magnification >= 0.5 or min(picture.width(), picture.height()) < 2 * PYRAMID_MIN_SIDE:
+        return picture
+    levels = _PYRAMIDS.setdefault(picture.cacheKey(), [picture])
+    if len(_PYRAMIDS) > 64:  # forget the oldest pictures' levels
+        for key in list(_PYRAMIDS)[:-32]:
+            del _PYRAMIDS[key]
+    wanted = int(math.log2(1.0 / magnification))
+    while len(levels) <= wanted and min(levels[-1].width(), levels[-1].height()) >= 2 * PYRAMID_MIN_SIDE:
+        last = levels[-1]
+        levels.append(
+            last.scaled(
+                last.width() // 2,
+                last.height() // 2,
+                Qt.AspectRatioMode.IgnoreAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            )
+        )
+    return levels[min(wanted, len(levels) - 1)]
+
+
 class ZoomPanCanvas(QWidget):
     """Paints images through the shared ``ViewState``; the wheel zooms about the cursor, a drag pans."""
 
@@ -90,7 +117,7 @@ class ZoomPanCanvas(QWidget):
     def image_rect(self) -> QRectF:
         """Where the reference picture lies in this view."""
         top_left = self.state.to_view(QPointF(0, 0), self.view_size())
-        return QRectF(top_left, self.state.reference_size * self.state.zoom)
+        return QRectF(top_left, self.state.reference_size * self.state.view_scale)
 
     def picture(self, entry: ImageEntry) -> QImage:
         """What is drawn for ``entry``: its display copy, or its map in a comparison mode once computed."""
@@ -106,9 +133,21 @@ class ZoomPanCanvas(QWidget):
         if self.state.reference_size.isEmpty() or picture.isNull():
             return
         target = self.image_rect()
-        magnification = target.width() / picture.width()
+        magnification = target.width() * self.devicePixelRatioF() / picture.width()
+        level = pyramid_level(picture, magnification)
+        # Only the visible part is drawn, from the pyramid level nearest the screen's size.
+        visible = target.intersected(QRectF(self.rect()))
+        if visible.isEmpty():
+            return
+        sx, sy = level.width() / target.width(), level.height() / target.height()
+        source = QRectF(
+            (visible.left() - target.left()) * sx,
+            (visible.top() - target.top()) * sy,
+            visible.width() * sx,
+            visible.height() * sy,
+        )
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, magnification < 1.0)
-        painter.drawImage(target, picture, QRectF(picture.rect()))
+        painter.drawImage(visible, level, source)
 
     def paint_loupe(self, painter: QPainter, entry: ImageEntry) -> None:
         """A magnifier at the shared loupe point: the same spot of the picture in every pane, nearest."""
@@ -126,7 +165,7 @@ class ZoomPanCanvas(QWidget):
         box = QRectF(0, 0, LOUPE_SIDE_PX, LOUPE_SIDE_PX)
         box.moveCenter(centre_view)
         # Source: LOUPE_SIDE_PX screen pixels cover LOUPE_SIDE_PX / (zoom * factor) reference pixels.
-        span = LOUPE_SIDE_PX / (self.state.zoom * state.loupe_factor)
+        span = LOUPE_SIDE_PX / (self.state.view_scale * state.loupe_factor)
         sx, sy = picture.width() / reference.width(), picture.height() / reference.height()
         source = QRectF(0, 0, span * sx, span * sy)
         source.moveCenter(QPointF(self.loupe_point.x() * sx, self.loupe_point.y() * sy))
@@ -792,6 +831,7 @@ class CompareView(QWidget):
         self.state.set_zoom(percent / 100.0)
 
     def _on_canvas_resized(self) -> None:
+        self.state.set_pixel_ratio(self.devicePixelRatioF())  # the screen may have changed
         self._update_viewport()
         if self.state.fitting:
             self.fit()

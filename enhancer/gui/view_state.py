@@ -11,7 +11,9 @@ PRESET_ZOOMS_PERCENT = (100, 200, 400, 800)
 
 
 class ViewState(QObject):
-    """Zoom (screen pixels per reference pixel) and the reference point at each view's centre.
+    """Zoom (device pixels per reference pixel: at 100 % one image pixel is one pixel of the screen, also on
+    a HiDPI screen) and the reference point at each view's centre. Views map with ``view_scale``, logical
+    pixels per reference pixel, which is the zoom divided by the screen's device pixel ratio.
 
     Reference pixels are those of the largest image shown; smaller images (the input beside an enlarged
     result) are stretched to that size, so one reference pixel is the same place in every pane.
@@ -26,6 +28,23 @@ class ViewState(QObject):
         self._reference = QSizeF()
         self._fitting = True
         self.viewport = QSizeF()  # the size all panes map with (the smallest pane), set by the compare view
+        self._pixel_ratio = 1.0
+
+    @property
+    def pixel_ratio(self) -> float:
+        """Device pixels per logical pixel of the screen the view is on."""
+        return self._pixel_ratio
+
+    def set_pixel_ratio(self, ratio: float) -> None:
+        ratio = float(ratio) if ratio and ratio > 0 else 1.0
+        if ratio != self._pixel_ratio:
+            self._pixel_ratio = ratio
+            self.changed.emit()
+
+    @property
+    def view_scale(self) -> float:
+        """Logical view pixels per reference pixel."""
+        return self._zoom / self._pixel_ratio
 
     @property
     def zoom(self) -> float:
@@ -66,17 +85,17 @@ class ViewState(QObject):
 
     def to_reference(self, point: QPointF, view: QSizeF) -> QPointF:
         """Reference coordinates of a point in a view of size ``view``."""
-        return self._centre + (QPointF(point) - self.view_centre(view)) / self._zoom
+        return self._centre + (QPointF(point) - self.view_centre(view)) / self.view_scale
 
     def to_view(self, point: QPointF, view: QSizeF) -> QPointF:
         """View coordinates of a reference point."""
-        return (QPointF(point) - self._centre) * self._zoom + self.view_centre(view)
+        return (QPointF(point) - self._centre) * self.view_scale + self.view_centre(view)
 
     def zoom_about(self, zoom: float, anchor: QPointF, view: QSizeF) -> None:
         """Zoom keeping the reference point under ``anchor`` (the cursor) where it is."""
         under_anchor = self.to_reference(anchor, view)
         self._zoom = _clamp_zoom(zoom)
-        self._centre = under_anchor - (anchor - self.view_centre(view)) / self._zoom
+        self._centre = under_anchor - (anchor - self.view_centre(view)) / self.view_scale
         self._fitting = False
         self._clamp_centre()
         self.changed.emit()
@@ -89,7 +108,7 @@ class ViewState(QObject):
 
     def pan(self, delta: QPointF) -> None:
         """Move the picture by ``delta`` view pixels."""
-        self._centre -= delta / self._zoom
+        self._centre -= delta / self.view_scale
         self._fitting = False
         self._clamp_centre()
         self.changed.emit()
@@ -104,9 +123,8 @@ class ViewState(QObject):
         """Show the whole reference picture in a view of size ``view``."""
         self._fitting = True
         if not self._reference.isEmpty() and not view.isEmpty():
-            self._zoom = _clamp_zoom(
-                min(view.width() / self._reference.width(), view.height() / self._reference.height())
-            )
+            logical = min(view.width() / self._reference.width(), view.height() / self._reference.height())
+            self._zoom = _clamp_zoom(logical * self._pixel_ratio)
             self._centre = QPointF(self._reference.width() / 2, self._reference.height() / 2)
         self.changed.emit()
 
