@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from PySide6.QtCore import QEvent, QPointF, QRectF, QSizeF, Qt, Signal
 from PySide6.QtGui import (
     QColor,
@@ -41,14 +42,19 @@ from PySide6.QtWidgets import (
 
 from enhancer.gui.blind_test import BLIND_ZOOM_PERCENT, LEFT, RIGHT, SAME, BlindTest
 from enhancer.gui.comparison_state import (
+    DIFFERENCE_MODE,
     LOUPE_FACTORS,
     MODE_NAMES,
+    SSIM_MODE,
     VIEW_MODES,
     ComparisonState,
+    rgb_to_qimage,
 )
 from enhancer.gui.image_convert import to_8bit
 from enhancer.gui.library import ImageEntry
 from enhancer.gui.view_state import PRESET_ZOOMS_PERCENT, WHEEL_ZOOM_STEP, ViewState
+from enhancer.imaging.comparison import colour_map
+from enhancer.imaging.metrics import PSNR_PEAK
 
 WIPE_MODE = "wipe"
 SIDE_BY_SIDE_MODE = "side-by-side"
@@ -56,6 +62,17 @@ MIN_PANES, MAX_PANES = 2, 4
 DIVIDER_GRAB_PX = 8  # how close to the divider a press must be to drag it
 LOUPE_SIDE_PX = 180  # the loupe's square, in screen pixels
 BACKGROUND = QColor(38, 38, 42)
+
+
+_COLOUR_BAR: list[QImage] = []
+
+
+def colour_bar_image() -> QImage:
+    """The map's colours from 0 to 1, as a 256 x 1 picture (made once)."""
+    if not _COLOUR_BAR:
+        rgb = colour_map(np.linspace(0.0, 1.0, 256))[None]
+        _COLOUR_BAR.append(rgb_to_qimage(np.ascontiguousarray(rgb)))
+    return _COLOUR_BAR[0]
 
 
 _PYRAMIDS: dict[int, list[QImage]] = {}
@@ -177,33 +194,66 @@ class ZoomPanCanvas(QWidget):
         painter.drawRect(box)
         painter.restore()
 
-    def paint_numbers(self, painter: QPainter, entry: ImageEntry) -> None:
-        """The numbers against the reference (or why there are none), bottom left."""
+    def paint_scale_bar(self, painter: QPainter, entry: ImageEntry) -> None:
+        """In a map mode, what the colours mean: a bar from agreement (dark) to the map's top value."""
+        state = self.comparison
+        if state is None or state.mode not in (DIFFERENCE_MODE, SSIM_MODE) or not state.comparable(entry):
+            return
+        top = f"{PSNR_PEAK / state.gain:.0f} levels" if state.mode == DIFFERENCE_MODE else "SSIM 0"
+        bottom = "0" if state.mode == DIFFERENCE_MODE else "SSIM 1"
+        painter.save()
+        metrics = painter.fontMetrics()
+        bar = QRectF(0, 0, 120, 10)
+        text_width = metrics.horizontalAdvance(top) + metrics.horizontalAdvance(bottom) + 16
+        box = QRectF(self.width() - bar.width() - text_width - 16, 36, bar.width() + text_width + 8, 22)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(0, 0, 0, 150))
+        painter.drawRoundedRect(box, 4, 4)
+        painter.setPen(QColor(240, 240, 240))
+        x = box.left() + 6
+        painter.drawText(
+            QRectF(x, box.top(), metrics.horizontalAdvance(bottom) + 4, box.height()),
+            Qt.AlignmentFlag.AlignVCenter,
+            bottom,
+        )
+        x += metrics.horizontalAdvance(bottom) + 6
+        bar.moveTo(x, box.top() + 6)
+        painter.drawImage(bar, colour_bar_image())
+        painter.drawText(
+            QRectF(bar.right() + 6, box.top(), metrics.horizontalAdvance(top) + 4, box.height()),
+            Qt.AlignmentFlag.AlignVCenter,
+            top,
+        )
+        painter.restore()
+
+    def paint_numbers(self, painter: QPainter, entry: ImageEntry, right: bool = False, row: int = 0) -> None:
+        """The numbers against the reference (or why there are none), in a top corner."""
         if self.comparison is None or self.comparison.blind:
             return
         text = self.comparison.reference_text(entry) or self.comparison.numbers_for(entry)
         if text is None and self.comparison.comparable(entry):
             text = "computing…"
         if text:
-            self.paint_label(painter, text, bottom=True)
+            self.paint_label(painter, text, right=right, row=row)
 
     def paint_hint(self, painter: QPainter, text: str) -> None:
         painter.setPen(QColor(170, 170, 176))
         painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, text)
 
-    def paint_label(self, painter: QPainter, text: str, right: bool = False, bottom: bool = False) -> None:
-        """A small caption in a corner, readable over any picture."""
+    def paint_label(self, painter: QPainter, text: str, right: bool = False, row: int = 0) -> None:
+        """A small caption in a top corner (``row`` 1 below the first), readable over any picture."""
+        painter.save()
         metrics = painter.fontMetrics()
         box = QRectF(metrics.boundingRect(text)).adjusted(-6, -3, 6, 3)
         x = self.width() - box.width() - 8 if right else 8.0
-        box.moveTo(x, self.height() - box.height() - 8 if bottom else 8)
+        box.moveTo(x, 8 + row * (box.height() + 4))
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(QColor(0, 0, 0, 150))
         painter.drawRoundedRect(box, 4, 4)
         painter.setPen(QColor(240, 240, 240))
         painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        painter.restore()  # the label's brush must not fill what is drawn next
 
     def wheelEvent(self, event: QWheelEvent) -> None:
         notches = event.angleDelta().y() / 120.0
@@ -265,6 +315,7 @@ class PaneCanvas(ZoomPanCanvas):
         else:
             self.paint_entry(painter, self.entry)
             self.paint_numbers(painter, self.entry)
+            self.paint_scale_bar(painter, self.entry)
             self.paint_loupe(painter, self.entry)
         if self.active:
             painter.setPen(QPen(QColor(90, 150, 230), 2))
@@ -322,7 +373,7 @@ class WipeCanvas(ZoomPanCanvas):
             self.paint_label(painter, self.left.short_label)
         if self.right is not None:
             self.paint_label(painter, self.right.short_label, right=True)
-            self.paint_numbers(painter, self.right)
+            self.paint_numbers(painter, self.right, right=True, row=1)
         loupe_entry = self.right if self.loupe_point is None or self.state.to_view(
             self.loupe_point, self.view_size()
         ).x() >= x else self.left  # fmt: skip

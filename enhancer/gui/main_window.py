@@ -390,10 +390,12 @@ class MainWindow(QMainWindow):
             self.showFullScreen()
 
     def _current_results(self) -> list[ImageEntry]:
+        """The current input's results; all results when it has none (say, a ground truth just opened)."""
         current = self.library.current_input
-        return [
+        own = [
             entry for entry in self.library.results() if current is not None and entry.root_input is current
         ]
+        return own or self.library.results()
 
     # -- exporting comparisons -------------------------------------------------------------------------------
 

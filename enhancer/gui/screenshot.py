@@ -57,6 +57,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for the jobs")
     parser.add_argument("--select", default=None, help="method whose panel shows at the end")
     parser.add_argument("--advanced", action="store_true", help="with the Advanced options unfolded")
+    parser.add_argument(
+        "--reference", type=Path, default=None, help="a ground truth to open, show first and compare against"
+    )
+    parser.add_argument("--view-mode", default="image", help="image, difference, ssim or edges")
+    parser.add_argument("--gain", type=int, default=4, help="difference amplification")
+    parser.add_argument("--loupe", default="", help="X,Y: show the loupe there (pixels of the largest image)")
     return parser.parse_args(argv)
 
 
@@ -88,6 +94,20 @@ def main(argv: list[str] | None = None) -> int:
             queued += window.run_method("upscale")
         wait_until(app, lambda: all(job.state.finished for job in queued), args.timeout)
         window.compare.set_mode(args.mode)
+        if args.reference is not None:
+            count = len(window.library.inputs())
+            window.open_paths([args.reference])
+            wait_until(app, lambda: len(window.library.inputs()) > count, 60)
+            truth = window.library.inputs()[-1]
+            settle(app)
+            for index, result in enumerate(
+                window.library.results()[:3], start=1
+            ):  # opening showed the truth alone
+                window.compare.show_in_pane(index, result)
+            window.compare.show_in_pane(0, truth)
+            window.compare.set_reference(truth)
+        window.compare.gain_box.setCurrentIndex(window.compare.gain_box.findData(args.gain))
+        window.compare.set_view_mode(args.view_mode)
         if args.select:
             window.method_panel.select_method(args.select)
         window.method_panel.advanced_toggle.setChecked(args.advanced)
@@ -100,7 +120,14 @@ def main(argv: list[str] | None = None) -> int:
         canvas = window.compare.canvases()[-1]
         centre = canvas.state.to_view(window.compare.state.centre, canvas.view_size()).toPoint()
         window.compare.readout_changed.emit(window.compare.readout_at(canvas.reference_point(centre)))
-        settle(app, 0.5)
+        if args.loupe:
+            x, y = (float(part) for part in args.loupe.split(","))
+            window.compare.toggle_loupe()
+            window.compare._on_hovered(QPointF(x, y))
+        wait_until(app, lambda: not window.compare.comparison.busy, 120)
+        settle(app, 0.8)
+        wait_until(app, lambda: not window.compare.comparison.busy, 120)
+        settle(app, 0.3)
         picture = window.grab()
         window.close()
     args.out.parent.mkdir(parents=True, exist_ok=True)
