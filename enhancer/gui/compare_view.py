@@ -922,6 +922,11 @@ class CompareView(QWidget):
             return self.wipe_canvas.right or self.wipe_canvas.left
         return self.panes[min(self._active_pane, self._pane_count - 1)].entry
 
+    def focus_next_pane(self) -> int:
+        """The next side-by-side pane becomes the focused one (where 1-4, Space and R act)."""
+        self.set_active_pane((self._active_pane + 1) % self._pane_count)
+        return self._active_pane
+
     def set_reference(self, entry: ImageEntry | None) -> None:
         self.comparison.set_reference(entry)
         self.reference_button.setText("Set reference" if entry is None else f"Reference: {entry.short_label}")

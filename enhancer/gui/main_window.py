@@ -8,6 +8,7 @@ in the ``CompareView``; Save writes it with ``save_image`` on a worker.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -64,7 +65,7 @@ from enhancer.methods.user_model import register_user_models
 from enhancer.resources import is_resource
 from enhancer.runtime.devices import DeviceError, preset_for_device
 from enhancer.runtime.estimates import ASK_FIRST_SECONDS, RateBook, job_key, output_megapixels
-from enhancer.runtime.model_library import MODEL_SUFFIXES, ModelEntry, ModelLibrary
+from enhancer.runtime.model_library import MODEL_SUFFIXES, USER_MODELS_ENV, ModelEntry, ModelLibrary
 from enhancer.runtime.runner import Job
 
 OPEN_FILTER = "Images ({});;All files (*)".format(" ".join(f"*{suffix}" for suffix in SUPPORTED_SUFFIXES))
@@ -110,6 +111,9 @@ class MainWindow(QMainWindow):
     ) -> None:
         super().__init__(parent)
         self.settings = settings or AppSettings()
+        if self.settings.model_folder is not None and not os.environ.get(USER_MODELS_ENV):
+            os.environ[USER_MODELS_ENV] = str(self.settings.model_folder)  # the folder chosen in the app
+            register_user_models()
         self.library = ImageLibrary(self)
         self.queue = JobQueue(self)
         self.background = BackgroundCalls(self)
@@ -208,6 +212,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self._action("&Open…", self.open_dialog, QKeySequence.StandardKey.Open))
         file_menu.addAction(self._action("Open &folder…", self.open_folder_dialog))
         file_menu.addAction(self._action("Add &model…", self.add_model_dialog))
+        file_menu.addAction(self._action("Model fol&der…", self.model_folder_dialog))
         self.recent_menu = file_menu.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         file_menu.addAction(self._action("&Paste image", self.paste, QKeySequence.StandardKey.Paste))
@@ -247,6 +252,7 @@ class MainWindow(QMainWindow):
         compare_menu = self.menuBar().addMenu("&Compare")
         compare = self.compare
         for text, slot, keys in (
+            ("Focus the &next pane", compare.focus_next_pane, "P"),
             ("Set focused image as &reference", compare.set_reference_from_focus, "R"),
             ("Clear the reference", lambda: compare.set_reference(None), "Shift+R"),
             ("Cycle the view: image, &difference, SSIM map, edges", compare.cycle_view_mode, "D"),
@@ -537,6 +543,21 @@ class MainWindow(QMainWindow):
             self, "Add a model", str(Path.home()), f"Model files ({patterns})"
         )
         self.add_model_files([Path(name) for name in names])
+
+    def model_folder_dialog(self) -> None:
+        current = ModelLibrary().folder
+        name = QFileDialog.getExistingDirectory(self, "Folder of your models", str(current))
+        if name:
+            self.set_model_folder(Path(name))
+
+    def set_model_folder(self, folder: Path) -> None:
+        """Use another folder of models (kept for the next launch); its models replace the listed ones."""
+        self.settings.model_folder = folder
+        os.environ[USER_MODELS_ENV] = str(folder)
+        register_user_models()
+        self.method_panel.set_methods(all_methods())
+        count = len(ModelLibrary(folder).entries())
+        self.show_info(f"Your models now come from {folder} ({count} there)")
 
     def add_model_files(self, paths: list[Path]) -> None:
         """Detect and copy each model file in the background; it then appears under "Your models"."""

@@ -91,6 +91,16 @@ class AppSettings:
         self._store.setValue("save/folder", str(folder))
 
     @property
+    def model_folder(self) -> Path | None:
+        """Where the user's own models live, when chosen in the app (else the default user data folder)."""
+        text = self._text("models/folder")
+        return Path(text) if text else None
+
+    @model_folder.setter
+    def model_folder(self, folder: Path) -> None:
+        self._store.setValue("models/folder", str(folder))
+
+    @property
     def save_format(self) -> str:
         return self._text("save/format", "PNG")
 

@@ -114,6 +114,9 @@ def test_the_keyboard_drives_a_comparison(qtbot, window, image_file):
     assert compare.focused_entry() is window.library.current_input
     QTest.keyClick(window, Qt.Key.Key_1)
     assert compare.focused_entry() is window.library.results()[0]
+    before = compare.active_pane
+    QTest.keyClick(window, Qt.Key.Key_P)
+    assert compare.active_pane == (before + 1) % compare.pane_count
     rows = dict((what, keys) for keys, what in window.shortcut_rows())
     assert rows["Loupe on/off"] == "L" and rows["Result 1 in the focused pane"] == "1"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import QMimeData, QUrl
 
 from enhancer.gui.job_queue import JobState
@@ -31,6 +33,24 @@ def test_a_dropped_model_file_is_added_grouped_and_runs(window, qtbot, tmp_path,
         assert queued.state is JobState.DONE, queued.message
         result = window.library.results()[-1]
         assert (result.image.width, result.image.height) == (96, 64)
+    finally:
+        monkeypatch.delenv(USER_MODELS_ENV)
+        user_model.register_user_models()
+
+
+def test_another_model_folder_is_used_and_kept(window, qtbot, tmp_path, monkeypatch):
+    from enhancer.gui.settings import AppSettings
+    from enhancer.runtime.model_library import ModelLibrary
+
+    monkeypatch.setenv(USER_MODELS_ENV, str(tmp_path / "first"))
+    folder = tmp_path / "shared-models"
+    ModelLibrary(folder).add(save_model(tiny_model("esrgan"), tmp_path / "4x-esrgan.pth"))
+    try:
+        window.set_model_folder(folder)
+        assert "model:4x-esrgan" in window.method_panel.methods
+        assert window.settings.model_folder == folder
+        window.settings._store.sync()
+        assert AppSettings(Path(window.settings._store.fileName())).model_folder == folder
     finally:
         monkeypatch.delenv(USER_MODELS_ENV)
         user_model.register_user_models()

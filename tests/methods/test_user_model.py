@@ -112,3 +112,30 @@ def test_the_tile_size_is_chosen_from_free_memory_and_said(models_folder, tmp_pa
     user_model.register_user_models()
     result = run_job(Job(ImageData(_photo()), entry.method_id, 4, {}, "cpu"))
     assert "GB free" in result.info["tile"]
+
+
+def test_bench_measures_a_user_model_like_any_method(models_folder, tmp_path, capsys):
+    from enhancer.imaging.resize import imresize
+
+    ModelLibrary().add(save_model(tiny_model("compact"), tmp_path / "c.pth"), name="compact")
+    user_model.register_user_models()
+    dataset = tmp_path / "set"
+    hr = _photo(64, 64)
+    save_image(ImageData(hr), dataset / "a.png")
+    assert imresize(hr, scale=0.25).shape == (16, 16, 3)
+    report = tmp_path / "r.json"
+    code = main(
+        [
+            "bench",
+            "--method",
+            "model:compact",
+            "--scale",
+            "4",
+            "--dataset",
+            str(dataset),
+            "--json",
+            str(report),
+        ]
+    )
+    assert code == 0 and report.exists()
+    assert "model:compact" in report.read_text()
