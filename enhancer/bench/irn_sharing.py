@@ -1,0 +1,110 @@
+"""Does IRN's small file survive sharing? Shrink each HR, re-encode the 8-bit LR as a messenger or a website
+would (JPEG q95/q90/q75, WebP q90), restore, and score against the HR (PSNR-Y / SSIM-Y, border = scale),
+beside the PNG round trip and bicubic enlargement of the same re-encoded LR.
+
+``python -m enhancer.bench.irn_sharing --dataset ../shared/datasets/eval/Set5 --scale 2 --json report.json``
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import platform
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from enhancer.imaging.io import load_image
+from enhancer.imaging.metrics import score
+from enhancer.imaging.resize import imresize
+from enhancer.methods.irn import _tile_layout, find_model, restore_pixels, session_for, shrink_pixels
+
+CODECS = (("PNG", None), ("JPEG", 95), ("JPEG", 90), ("JPEG", 75), ("WEBP", 90))
+
+
+def reencode(lr8: np.ndarray, codec: str, quality: int | None) -> np.ndarray:
+    """The uint8 LR after a save and load in ``codec`` (PNG is lossless), as floats in [0, 1]."""
+    buffer = io.BytesIO()
+    options = {"quality": quality} if quality is not None else {}
+    if codec == "JPEG":
+        options["subsampling"] = (
+            0 if quality and quality >= 90 else 2
+        )  # what Pillow's presets do at these qualities
+    Image.fromarray(lr8).save(buffer, format=codec, **options)
+    buffer.seek(0)
+    return np.asarray(Image.open(buffer).convert("RGB"), dtype=np.float32) / 255.0
+
+
+def measure(dataset: Path, scale: int, limit: int | None = None) -> dict:
+    model = find_model(scale)
+    shrink_session, _ = session_for(model.shrink_path, "cpu")
+    restore_session, _ = session_for(model.restore_path, "cpu")
+    tile, overlap = _tile_layout(scale, 512)
+    files = sorted(p for p in dataset.iterdir() if p.suffix.lower() in (".png", ".bmp", ".jpg"))[:limit]
+    rows = []
+    for path in files:
+        hr = load_image(path).pixels
+        h, w = hr.shape[0] - hr.shape[0] % scale, hr.shape[1] - hr.shape[1] % scale
+        hr = np.ascontiguousarray(hr[:h, :w])
+        lr = shrink_pixels(hr, shrink_session, scale, tile=tile, overlap=overlap)
+        lr8 = (np.clip(lr, 0, 1) * 255 + 0.5).astype(np.uint8)
+        row = {"image": path.stem}
+        for codec, quality in CODECS:
+            name = codec.lower() + (f"-q{quality}" if quality else "")
+            shared = reencode(lr8, codec, quality)
+            restored = restore_pixels(shared, restore_session, scale, tile=tile, overlap=overlap)
+            enlarged = np.clip(imresize(shared, scale=scale), 0, 1)
+            row[name] = {
+                "irn": score(np.clip(restored, 0, 1), hr, scale)._asdict(),
+                "bicubic": score(enlarged, hr, scale)._asdict(),
+            }
+        rows.append(row)
+        print(
+            json.dumps(
+                {
+                    "image": row["image"],
+                    **{k: round(v["irn"]["psnr"], 2) for k, v in row.items() if k != "image"},
+                }
+            ),
+            flush=True,
+        )
+    names = [k for k in rows[0] if k != "image"] if rows else []
+    mean = {
+        name: {
+            method: {m: float(np.mean([r[name][method][m] for r in rows])) for m in ("psnr", "ssim")}
+            for method in ("irn", "bicubic")
+        }
+        for name in names
+    }
+    return {
+        "dataset": str(dataset),
+        "scale": scale,
+        "images": len(rows),
+        "machine": platform.processor(),
+        "mean": mean,
+        "rows": rows,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", type=Path, required=True)
+    parser.add_argument("--scale", type=int, choices=(2, 4), required=True)
+    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+    report = measure(args.dataset, args.scale, args.limit)
+    for name, methods in report["mean"].items():
+        irn, bicubic = methods["irn"], methods["bicubic"]
+        print(
+            f"{name:10s} IRN {irn['psnr']:.2f} dB / {irn['ssim']:.4f}   bicubic {bicubic['psnr']:.2f} dB / {bicubic['ssim']:.4f}"
+        )
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,32 @@
+"""The sharing benchmark: a lossless PNG changes nothing, JPEG does, and the report holds both methods."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from enhancer.bench.irn_sharing import measure, reencode
+from enhancer.imaging.image import ImageData
+from enhancer.imaging.io import save_image
+
+
+def test_png_is_lossless_and_jpeg_is_not():
+    rng = np.random.default_rng(0)
+    lr8 = (rng.random((16, 20, 3)) * 255).astype(np.uint8)
+    assert np.array_equal((reencode(lr8, "PNG", None) * 255).round().astype(np.uint8), lr8)
+    assert not np.array_equal((reencode(lr8, "JPEG", 75) * 255).round().astype(np.uint8), lr8)
+
+
+def test_the_report_scores_irn_and_bicubic_for_each_codec(tmp_path):
+    y, x = np.mgrid[0:48, 0:64].astype(np.float32)
+    hr = np.stack([0.5 + 0.4 * np.sin(x / (4 + c)) * np.cos(y / 6) for c in range(3)], 2)
+    save_image(ImageData(hr.astype(np.float32)), tmp_path / "a.png")
+    report = measure(tmp_path, 2)
+    assert report["images"] == 1 and set(report["mean"]) == {
+        "png",
+        "jpeg-q95",
+        "jpeg-q90",
+        "jpeg-q75",
+        "webp-q90",
+    }
+    png, jpeg = report["mean"]["png"]["irn"]["psnr"], report["mean"]["jpeg-q75"]["irn"]["psnr"]
+    assert png > jpeg  # re-encoding costs the restore
