@@ -86,6 +86,17 @@ def rate_key(method_id: str, preset: str | None, scale: int, action: str, device
     return f"{base}@{device_kind}"
 
 
+def _save_best_effort(path: Path, data: dict) -> None:
+    """Write ``data`` as JSON atomically; a file that cannot be written never fails a job."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        temporary.write_text(json.dumps(data, indent=1), encoding="utf-8")
+        temporary.replace(path)
+    except OSError:
+        pass
+
+
 def default_rates_path() -> Path:
     base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
     return Path(base) / "enhancer" / "rates.json"
@@ -136,13 +147,7 @@ class RateBook:
             seconds / modelled
         )
         self.factors[key] = {"factor": math.exp(log_factor), "runs": known["runs"] + 1}
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
-            temporary.write_text(json.dumps(self.factors, indent=1), encoding="utf-8")
-            temporary.replace(self.path)
-        except OSError:
-            pass
+        _save_best_effort(self.path, self.factors)
 
 
 def job_key(method_id: str, options: dict, scale: int, action: str, device: str) -> tuple[str, int]:
@@ -191,10 +196,4 @@ class StageShares:
             return
         known = self.share(key, default)
         self.shares[key] = min(max((1 - LEARNING_WEIGHT) * known + LEARNING_WEIGHT * measured, 0.02), 0.98)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
-            temporary.write_text(json.dumps(self.shares, indent=1), encoding="utf-8")
-            temporary.replace(self.path)
-        except OSError:
-            pass
+        _save_best_effort(self.path, self.shares)
