@@ -72,10 +72,21 @@ GRADUAL_X2_STEPS = ((1, 1.5), (1.5, 1), (1.5, 1.5), (1.5, 2), (2, 1.5), (2, 2))
 RECONSTRUCTION_MAX_SIDE = 256  # the reconstruction error is measured on a central crop of at most this
 REPORT_EVERY = 5  # iterations between two progress reports (cancel is checked every iteration)
 COSINE_FLOOR = 0.01  # the cosine policy ends at this fraction of the initial rate
-# The paper's policy stops by itself, so progress counts against an expected length: the mean of the steps
-# already trained, else this share of the cap (measured: 0.57 over 18 gradual x2 steps on Set5, 0.75 over
-# Set14 one jump); held below 1 until the policy stops.
-EXPECTED_SHARE_OF_CAP = 2 / 3
+# The paper's policy stops by itself, so progress counts against an expected length, held below 1 until the
+# policy stops. A fresh net's first run is long, later steps continue from it and stop sooner (the timing logs
+# of the 25 quality runs in docs/reports, 129 steps: first runs 0.70 of the cap in gradual x2, 0.92 in x4;
+# later ones 0.53 and 0.41); once later steps have run, their mean replaces the guess. Each step's share of
+# the bar follows its expected seconds: these lengths times its crops' area, plus its inference.
+FIRST_RUN_SHARE_OF_CAP = 0.8
+LATER_RUN_SHARE_OF_CAP = 0.47
+# Seconds per father pixel and iteration, and per output pixel and ensemble member (2 threads: 0.17 s per
+# 128 px iteration in the quality logs, 36 s of inference for 2.6 MP x 8 members; a fast x2 of a 256 px photo
+# predicted 1.8 s of inference, measured 1.9 s). Only their ratio matters for the bar.
+TRAIN_SECONDS_PER_PIXEL = 1.04e-5
+INFER_SECONDS_PER_PIXEL = 1.7e-6
+# An iteration's fixed cost (optimiser step, sampling, reconstruction checks), as father pixels: fitted to the
+# x4 logs, where 64 px crops took 0.044 s an iteration and 128 px ones 0.14 s.
+ITERATION_OVERHEAD_PIXELS = 1500
 UNFINISHED_TRAINING_CAP = 0.95
 TILE_OUTPUT_SIDE = {"cpu": 640, "cuda": 2048}  # largest output tile side: bounds memory and cancel latency
 # Extra tile context (input pixels) per back-projection iteration, and at most: with 1 and 12, tiles of 80
@@ -607,20 +618,78 @@ def _reconstruction_error(
     return float(F.mse_loss(rebuilt.float(), reference))
 
 
-def _training_fraction(done: int, expected: int, cap: int) -> float:
+def training_fraction(done: int, expected: int, cap: int) -> float:
     """Share of a training run done after ``done`` iterations: exact at the cap, an estimate before it."""
     if expected >= cap:
         return done / cap
     return min(done / expected, UNFINISHED_TRAINING_CAP)
 
 
-def _expected_iterations(config: ZSSRConfig, finished: list[int]) -> int:
-    """How long the next training run is likely to be: its fixed length, or for the paper's policy (which stops
-    by itself) the mean of the finished runs, else a share of the cap."""
+def expected_run_lengths(config: ZSSRConfig, remaining: int, finished: list[int]) -> list[int]:
+    """How long each of the ``remaining`` training runs is likely to be, after the ``finished`` ones: the fixed
+    length, or for the paper's policy (which stops by itself) a share of the cap for a fresh net's first run
+    and for the runs that continue it, the latter replaced by the mean of the continuing runs already done."""
+    cap = config.max_iterations
     if config.lr_policy != "paper":
-        return config.max_iterations
-    guess = sum(finished) / len(finished) if finished else EXPECTED_SHARE_OF_CAP * config.max_iterations
-    return max(1, min(config.max_iterations, round(guess)))
+        return [cap] * remaining
+    continuing = finished[1:]
+    later = sum(continuing) / len(continuing) if continuing else LATER_RUN_SHARE_OF_CAP * cap
+    lengths = [FIRST_RUN_SHARE_OF_CAP * cap if not finished and i == 0 else later for i in range(remaining)]
+    return [max(1, min(cap, round(length))) for length in lengths]
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    """What a scale step will cost, known before it runs: the mean area of its father crops (crops are at
+    most ``crop_size`` and no larger than their source) and, for a step whose result is made, its pixels."""
+
+    father_area: float
+    output_pixels: float  # 0 for a step that only trains
+
+
+def plan_steps(
+    config: ZSSRConfig, factors: list[tuple[float, float]], shape: tuple[int, int]
+) -> list[StepPlan]:
+    """The plan of each step ((vertical, horizontal) factors from the input) of a run on an input of ``shape``
+    (height, width): isotropic steps and the last make a result, which joins the sources of later steps."""
+    sources = [shape]
+    plans = []
+    for number, (vertical, horizontal) in enumerate(factors):
+        areas = [h * w for h, w in sources]
+        crop = config.crop_size
+        father_area = sum(
+            a / sum(areas) * min(crop, h) * min(crop, w) for a, (h, w) in zip(areas, sources, strict=True)
+        )
+        enlarges = vertical == horizontal or number == len(factors) - 1
+        out = (round(shape[0] * vertical), round(shape[1] * horizontal))
+        plans.append(StepPlan(father_area, float(out[0] * out[1]) if enlarges else 0.0))
+        if enlarges:
+            sources.append(out)
+    return plans
+
+
+def step_seconds(config: ZSSRConfig, plan: StepPlan, iterations: int) -> tuple[float, float]:
+    """(training, inference) seconds a step is expected to take, in this CPU's units of the constants above:
+    only their ratios matter for the bar."""
+    train = (
+        TRAIN_SECONDS_PER_PIXEL
+        * iterations
+        * (config.batch_size * plan.father_area + ITERATION_OVERHEAD_PIXELS)
+    )
+    return train, INFER_SECONDS_PER_PIXEL * plan.output_pixels * config.ensemble
+
+
+def step_span(
+    config: ZSSRConfig, position: float, plans: list[StepPlan], lengths: list[int]
+) -> tuple[float, float]:
+    """(end, training part) of the next step's span of the bar, from ``position``: the rest of the bar shared
+    by the remaining steps (``plans``, ``lengths``: theirs, the next one first) in proportion to their
+    expected seconds; within the span, training takes its share and the rest is inference."""
+    seconds = [step_seconds(config, plan, length) for plan, length in zip(plans, lengths, strict=True)]
+    train, infer = seconds[0]
+    total = sum(t + i for t, i in seconds)
+    end = 1.0 if len(plans) == 1 else position + (1.0 - position) * (train + infer) / total
+    return end, train / (train + infer)
 
 
 def _train(
@@ -637,7 +706,7 @@ def _train(
 ) -> dict[str, float]:
     """Train ``net`` on father/son pairs from ``sources`` (``sources[0]`` is the input); returns a summary.
 
-    ``expected_iterations`` is what progress counts against (``_expected_iterations`` of none when omitted).
+    ``expected_iterations`` is what progress counts against (a fresh net's first run when omitted).
     """
     multiple = degradation.multiple
     sampler = _FatherSampler(
@@ -646,7 +715,7 @@ def _train(
     reference = _to_tensor(central_crop(sources[0], RECONSTRUCTION_MAX_SIDE, multiple), device)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
     policy = _PaperLearningRate(config) if config.lr_policy == "paper" else None
-    expected = expected_iterations or _expected_iterations(config, [])
+    expected = expected_iterations or expected_run_lengths(config, 1, [])[0]
     mixed = config.mixed_precision
     losses: list[torch.Tensor] = []  # kept on the device: no sync per iteration on a GPU
     rate = config.learning_rate
@@ -676,7 +745,7 @@ def _train(
             policy.record(iteration, _reconstruction_error(net, reference, degradation, mixed))
         if (iteration + 1) % REPORT_EVERY == 0:
             progress.report(
-                _training_fraction(iteration + 1, expected, config.max_iterations),
+                training_fraction(iteration + 1, expected, config.max_iterations),
                 "training",
                 f"{label}: iteration {iteration + 1}",
                 iteration=iteration + 1,
@@ -860,15 +929,21 @@ def zssr_upscale(
     # Training draws one crop at a time; a fixed-size network on CPU is fastest in the default layout.
     sources = [pixels]
     result = pixels
-    share = 1.0 / len(steps)
-    trained: list[int] = []  # iterations each finished step ran: what the next one is expected to run
+    plans = plan_steps(config, [(float(v), float(h)) for v, h in steps], pixels.shape[:2])
+    position = 0.0  # where the bar is when a step starts
+    trained: list[int] = []  # iterations each finished step ran: what the next ones are expected to run
     for number, step in enumerate(steps):
         name = _step_name(step)
         label = name + (f" (step {number + 1}/{len(steps)})" if len(steps) > 1 else "")
         degradation = _Degradation(step, kernels.get(_integer_scale(step)), torch_dev)
         last = number == len(steps) - 1
+        # The rest of the bar is shared by the remaining steps in proportion to their expected seconds.
+        lengths = expected_run_lengths(config, len(steps) - number, trained)
+        end, trained_part = step_span(config, position, plans[number:], lengths)
+        step_progress = progress.sub(position, end)
+        position = end
         # Anisotropic intermediate steps only train; an isotropic one's result joins the fathers.
-        step_progress = progress.sub(number * share, (number + 1) * share)
+        enlarges = last or degradation.isotropic
         started = time.perf_counter()
         figures = _train(
             net,
@@ -878,19 +953,26 @@ def zssr_upscale(
             rng,
             generator,
             torch_dev,
-            step_progress.sub(0.0, 0.85 if last or degradation.isotropic else 1.0),
+            step_progress.sub(0.0, trained_part),
             label,
-            _expected_iterations(config, trained),
+            lengths[0],
         )
         trained.append(int(figures["iterations"]))
         figures["train_seconds"] = time.perf_counter() - started
         if summary is not None:
             summary.update({f"{name}_{key}": value for key, value in figures.items()})
-        if last or degradation.isotropic:
+        if enlarges:
             h, w = pixels.shape[:2]
             whole = pixels[: h - h % degradation.grain, : w - w % degradation.grain]
             result = _infer(
-                net, whole, degradation, config, torch_dev, tile_size, step_progress.sub(0.85, 1.0), label
+                net,
+                whole,
+                degradation,
+                config,
+                torch_dev,
+                tile_size,
+                step_progress.sub(trained_part, 1.0),
+                label,
             )
             sources = [*sources, result]  # gradual SR: the intermediate result joins the fathers
     return result

@@ -205,11 +205,15 @@ def test_progress_reports_stages_figures_and_eta(photo):
 
 def test_progress_of_the_self_stopping_policy_counts_against_an_expected_length():
     config = zssr.preset_config("quality")  # cap 3000, the paper's policy
-    assert zssr._expected_iterations(config, []) == 2000  # before any step: two thirds of the cap
-    assert zssr._expected_iterations(config, [1000, 1400]) == 1200  # then the mean of the finished steps
-    assert zssr._training_fraction(600, 1200, 3000) == pytest.approx(0.5)
-    assert zssr._training_fraction(1500, 1200, 3000) == zssr.UNFINISHED_TRAINING_CAP  # longer than expected
-    assert zssr._training_fraction(1500, 3000, 3000) == pytest.approx(0.5)  # a fixed length is exact
+    # A fresh net's first run is expected longer than the steps that continue it...
+    assert zssr.expected_run_lengths(config, 5, []) == [2400, 1410, 1410, 1410, 1410]
+    assert zssr.expected_run_lengths(config, 4, [2900]) == [1410] * 4  # ...whatever the first one ran
+    # then the continuing runs' own mean
+    assert zssr.expected_run_lengths(config, 2, [2900, 1000, 1400]) == [1200, 1200]
+    assert zssr.expected_run_lengths(zssr.preset_config("fast"), 3, [10]) == [600] * 3  # fixed lengths
+    assert zssr.training_fraction(600, 1200, 3000) == pytest.approx(0.5)
+    assert zssr.training_fraction(1500, 1200, 3000) == zssr.UNFINISHED_TRAINING_CAP  # longer than expected
+    assert zssr.training_fraction(1500, 3000, 3000) == pytest.approx(0.5)  # a fixed length is exact
 
 
 def test_gradual_progress_with_the_paper_policy_only_moves_forward(photo):
@@ -221,6 +225,14 @@ def test_gradual_progress_with_the_paper_policy_only_moves_forward(photo):
     fractions = [u.fraction for u in updates]
     assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
     assert sum(1 for key in summary if key.endswith("_iterations")) == len(zssr.GRADUAL_X2_STEPS)
+    # The first (fresh) run gets the bar's share its expected seconds have: 24 iterations of 24 + 5 x 14,
+    # weighted by the crops each step can draw and the inference the isotropic steps add.
+    steps = [(float(v), float(h)) for v, h in zssr.GRADUAL_X2_STEPS]
+    plans = zssr.plan_steps(config, steps, lr.shape[:2])
+    expected_end, _ = zssr.step_span(config, 0.0, plans, [24, 14, 14, 14, 14, 14])
+    first_step = [u.fraction for u in updates if "(step 1/" in u.detail]
+    assert first_step[-1] == pytest.approx(expected_end)
+    assert 0.1 < expected_end < 0.5
 
 
 def test_cancel_stops_within_a_second(photo):
