@@ -410,6 +410,16 @@ def _run_irn_files(args: argparse.Namespace, make_job) -> int:
     return 1 if failures else 0
 
 
+def _engine_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--engine",
+        choices=("auto", "onnx", "bf16"),
+        default="auto",
+        help="auto (default): bf16 for x4 on a CPU that computes bfloat16 natively (about 2x faster), onnx "
+        "otherwise",
+    )
+
+
 def cmd_shrink(args: argparse.Namespace) -> int:
     from enhancer.runtime.runner import Job
 
@@ -418,7 +428,7 @@ def cmd_shrink(args: argparse.Namespace) -> int:
             path,
             "irn",
             args.scale,
-            {},
+            {"engine": args.engine},
             args.device,
             action="shrink",
             tile_size=args.tile_size,
@@ -433,7 +443,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     from enhancer.methods.irn import IRN_SCALES, read_marker_from_file
     from enhancer.runtime.runner import Job
 
-    options = {"z": args.z, "force": args.force}
+    options = {"z": args.z, "force": args.force, "engine": args.engine}
 
     def make_job(path: Path) -> Job:
         try:
@@ -741,6 +751,7 @@ def build_parser(method: Method | None = None, command: str | None = None) -> ar
     )
     _replace_input_arg(shrink)
     shrink.add_argument("--tile-size", type=int, default=512, help="largest tile side in LR pixels")
+    _engine_arg(shrink)
     shrink.add_argument(
         "--max-pixels", type=int, default=None, help="refuse inputs larger than this many pixels"
     )
@@ -767,6 +778,7 @@ def build_parser(method: Method | None = None, command: str | None = None) -> ar
     )
     _replace_input_arg(restore)
     restore.add_argument("--tile-size", type=int, default=512, help="largest tile side in LR pixels")
+    _engine_arg(restore)
     restore.add_argument(
         "--max-pixels", type=int, default=None, help="refuse inputs larger than this many pixels"
     )

@@ -149,8 +149,9 @@ def iter_benchmark(
     if not paths:
         raise FileNotFoundError(f"no images found in {config.dataset}")
     paths = select_images(paths, config.skip, config.limit)
+    action = "shrink" if _is_round_trip(config.method_id) else "upscale"
     validate_job(
-        Job(paths[0], config.method_id, config.scale, config.options, config.device)
+        Job(paths[0], config.method_id, config.scale, config.options, config.device, action=action)
     )  # fail once, early
     report = BenchReport(config, describe_machine())
     if resume_from is not None:
@@ -238,7 +239,13 @@ def _round_trip_scores(
     """
     method_id, scale = config.method_id, config.scale
     shrink = Job(
-        original.with_pixels(hr), method_id, scale, {}, config.device, action="shrink", seed=config.seed
+        original.with_pixels(hr),
+        method_id,
+        scale,
+        config.options,  # the restore's options too: shrink reads only the engine
+        config.device,
+        action="shrink",
+        seed=config.seed,
     )
     shrunk = run_job(shrink, listener, cancel)
     small = shrunk.image.with_pixels(quantize_8bit(shrunk.image.pixels), shrunk.image.alpha)

@@ -5,14 +5,21 @@ followed by ``BLOCKS_PER_LEVEL`` affine coupling blocks; x4 stacks two levels. A
 3 channels are the LR image and the rest are z, which training pushes towards N(0, I) so that it can be
 dropped and re-drawn when restoring. ``forward`` computes f, ``inverse`` computes f^-1 exactly.
 
-Shared by the trainer (``enhancer.train``) and the ONNX exporter; the app itself runs the exported graphs.
+Shared by the trainer (``enhancer.train``) and the ONNX exporter. The app runs the exported graphs, or, on
+CPUs that compute bfloat16 natively, this network rebuilt from them (``state_dict_from_onnx``,
+``bfloat16_inference``).
 """
 
 from __future__ import annotations
 
+import copy
+import json
 import math
+from pathlib import Path
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 IMAGE_CHANNELS = 3
@@ -23,6 +30,9 @@ DENSE_CONVS = 5
 LEAKY_SLOPE = 0.2
 DENSE_INIT_SCALE = 0.1  # Xavier init of convs 1-4 scaled by 0.1; conv 5 starts at zero
 SUPPORTED_SCALES = (2, 4)
+# How the exported graphs (``enhancer.train.irn_export``) name the parameters, so they can be read back.
+PARAMETER_PREFIX = "net."
+PARAMETER_ALIASES = "irn_parameter_aliases"  # metadata key: parameters stored under another initialiser
 
 
 def z_channels(scale: int) -> int:
@@ -181,3 +191,56 @@ class IRNUpscale(nn.Module):
 
     def forward(self, lr: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         return self.net.inverse(torch.cat([lr, z], dim=1))
+
+
+def state_dict_from_onnx(path: Path) -> tuple[dict[str, torch.Tensor], int]:
+    """The network's parameters (state_dict keys) stored in a shipped IRN graph, and its training iterations."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    tensors = {t.name: t for t in model.graph.initializer}
+    state = {
+        name[len(PARAMETER_PREFIX) :]: torch.from_numpy(np.array(numpy_helper.to_array(t)))
+        for name, t in tensors.items()
+        if name.startswith(PARAMETER_PREFIX)
+    }
+    metadata = {p.key: p.value for p in model.metadata_props}
+    for key, other in json.loads(metadata.get(PARAMETER_ALIASES, "{}")).items():
+        state[key] = torch.from_numpy(np.array(numpy_helper.to_array(tensors[other])))
+    return state, int(metadata.get("training_iterations", 0))
+
+
+class BFloat16DenseBlock(nn.Module):
+    """A trained ``DenseBlock`` for inference in bfloat16, channels-last: float32 in and out.
+
+    On CPUs that compute bfloat16 natively (AVX-512 BF16, AMX) this runs the dense sub-networks about twice as
+    fast as float32; the weights are cast once here (autocast would cast them on every call) and the couplings
+    around the blocks keep float32, so the invertible arithmetic is not rounded.
+    """
+
+    def __init__(self, block: DenseBlock) -> None:
+        super().__init__()
+        self.weights = [
+            conv.weight.detach().to(torch.bfloat16).contiguous(memory_format=torch.channels_last)
+            for conv in block.convs
+        ]
+        self.biases = [conv.bias.detach().to(torch.bfloat16) for conv in block.convs]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = [x.to(torch.bfloat16).contiguous(memory_format=torch.channels_last)]
+        for weight, bias in zip(self.weights[:-1], self.biases[:-1], strict=True):
+            features.append(
+                F.leaky_relu(F.conv2d(torch.cat(features, 1), weight, bias, padding=1), LEAKY_SLOPE)
+            )
+        out = F.conv2d(torch.cat(features, 1), self.weights[-1], self.biases[-1], padding=1)
+        return out.float().contiguous()
+
+
+def bfloat16_inference(net: IRN) -> IRN:
+    """A copy of ``net`` for inference whose dense sub-networks run in bfloat16 (``BFloat16DenseBlock``)."""
+    fast = copy.deepcopy(net).eval()
+    for level in fast.blocks:
+        for block in level:
+            block.f, block.g, block.h = (BFloat16DenseBlock(sub) for sub in (block.f, block.g, block.h))
+    return fast

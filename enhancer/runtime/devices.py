@@ -71,12 +71,29 @@ class OnnxProviders:
     fallback: str | None = None  # why ``auto`` runs on the CPU, in words (None: by choice, or CUDA is used)
 
 
-PROVIDER_WORDS = {"CPUExecutionProvider": "CPU", "CUDAExecutionProvider": "NVIDIA GPU (CUDA)"}
+TORCH_BFLOAT16 = "TorchBFloat16"  # not an onnxruntime provider: our torch bfloat16 path on the CPU
+PROVIDER_WORDS = {
+    "CPUExecutionProvider": "CPU",
+    "CUDAExecutionProvider": "NVIDIA GPU (CUDA)",
+    TORCH_BFLOAT16: "CPU (bfloat16)",
+}
 
 
 def provider_in_words(provider: str) -> str:
     """``CPUExecutionProvider`` -> ``CPU``: what a user reads."""
     return PROVIDER_WORDS.get(provider, provider.removesuffix("ExecutionProvider"))
+
+
+@cache
+def cpu_has_native_bfloat16() -> bool:
+    """True when this CPU computes bfloat16 in hardware (AVX-512 BF16 or AMX); elsewhere oneDNN emulates it,
+    slower than float32."""
+    import torch
+
+    try:
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    except AttributeError:  # a torch without these probes: assume not
+        return False
 
 
 @cache

@@ -8,7 +8,7 @@ For scale s this writes, in ``models/``:
 - an entry per graph in ``manifest.json`` (scale, direction, sha256, training, measured quality).
 
 Height and width are dynamic. Initialisers keep the network's parameter names (``net.<state_dict key>``) so
-that ``state_dict_from_onnx`` can read the shipped weights back for further training. Re-exporting replaces
+that ``enhancer.nets.irn.state_dict_from_onnx`` can read the shipped weights back for further training. Re-exporting replaces
 the files of that scale.
 
     python -m enhancer.train.irn_export --scale 2 --checkpoint out/irn/x2/latest.pt
@@ -28,14 +28,20 @@ import onnx
 import torch
 from onnx import numpy_helper
 
-from enhancer.nets.irn import IMAGE_CHANNELS, IRN, IRNDownscale, IRNUpscale, z_channels
+from enhancer.nets.irn import (
+    IMAGE_CHANNELS,
+    IRN,
+    PARAMETER_ALIASES,
+    PARAMETER_PREFIX,
+    IRNDownscale,
+    IRNUpscale,
+    z_channels,
+)
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 MANIFEST_NAME = "manifest.json"
 OPSET = 17
-PARAMETER_PREFIX = "net."
 DATA_ALIGNMENT = 64  # byte alignment of each tensor in the shared weights file (allows memory mapping)
-PARAMETER_ALIASES = "irn_parameter_aliases"  # metadata key: parameters stored under another initialiser
 DIRECTIONS = {"shrink": "down", "restore": "up"}
 
 
@@ -201,21 +207,6 @@ def record_measurement(models_dir: Path, scale: int, measured: dict[str, Any]) -
     for entry in entries:
         entry["measured"] = {**entry.get("measured", {}), **measured}
     update_manifest(models_dir, entries)
-
-
-def state_dict_from_onnx(path: Path) -> tuple[dict[str, torch.Tensor], int]:
-    """The network's parameters (state_dict keys) stored in a shipped IRN graph, and its training iterations."""
-    model = onnx.load(str(path))
-    tensors = {t.name: t for t in model.graph.initializer}
-    state = {
-        name[len(PARAMETER_PREFIX) :]: torch.from_numpy(np.array(numpy_helper.to_array(t)))
-        for name, t in tensors.items()
-        if name.startswith(PARAMETER_PREFIX)
-    }
-    metadata = {p.key: p.value for p in model.metadata_props}
-    for key, other in json.loads(metadata.get(PARAMETER_ALIASES, "{}")).items():
-        state[key] = torch.from_numpy(np.array(numpy_helper.to_array(tensors[other])))
-    return state, int(metadata.get("training_iterations", 0))
 
 
 def load_checkpoint(path: Path) -> tuple[IRN, dict[str, Any]]:

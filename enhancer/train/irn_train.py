@@ -43,7 +43,7 @@ from PIL import Image
 
 from enhancer.imaging.metrics import psnr_y
 from enhancer.imaging.resize import imresize_torch
-from enhancer.nets.irn import IRN
+from enhancer.nets.irn import IRN, state_dict_from_onnx
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "datasets" / "train"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -225,8 +225,6 @@ def load_initial_weights(net: IRN, source: Path) -> int:
     as the whole x2 net) and leaves the second level at its identity initialisation.
     """
     if source.suffix == ".onnx":
-        from enhancer.train.irn_export import state_dict_from_onnx
-
         state, iterations = state_dict_from_onnx(source)
     else:
         checkpoint = torch.load(source, map_location="cpu", weights_only=False)
@@ -339,7 +337,7 @@ def train(config: TrainConfig) -> Path:
     previous_handlers = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     started = time.monotonic()
     deadline = started + config.minutes * 60 if config.minutes else math.inf
-    autocast_type = torch.bfloat16 if device.type == "cuda" else torch.float32
+    autocast_type = torch.bfloat16  # CUDA, or a CPU with AVX-512 BF16 / AMX (oneDNN)
     out.mkdir(parents=True, exist_ok=True)
     window: list[float] = []
 
@@ -361,6 +359,8 @@ def train(config: TrainConfig) -> Path:
         print(f"validation {entry}", flush=True)
 
     try:
+        if iteration > 0 and crops:  # where a resumed or initialised run starts: what it must beat
+            log_validation()
         while iteration < config.iterations and not stop["now"] and time.monotonic() < deadline:
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(config, iteration)
@@ -428,7 +428,7 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument("--amp", action="store_true", help="bfloat16 autocast (CUDA)")
+    parser.add_argument("--amp", action="store_true", help="bfloat16 autocast (CUDA or CPU)")
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--compile", action="store_true", help="torch.compile the network")
     parser.add_argument("--init", default=None, help="start from a checkpoint, shipped ONNX or x2 model")

@@ -162,6 +162,56 @@ def test_tiled_restore_and_shrink_match_untiled(models_dir):
         assert np.abs(tiled - whole).mean() < 0.1 / 255, z_mode
 
 
+def test_bfloat16_engine_is_the_same_model_within_bfloat16_rounding(models_dir):
+    model = irn.find_model(2)
+    pixels = smooth_image(64, 80, seed=4)
+    results = {}
+    for engine in ("onnx", "bf16"):
+        down, _ = irn.session_for(model.shrink_path, "cpu", engine)
+        up, provider = irn.session_for(model.restore_path, "cpu", engine)
+        lr = quantize_8bit(np.clip(irn.shrink_pixels(pixels, down, 2, tile=1000, overlap=0), 0, 1))
+        restored = irn.restore_pixels(lr.astype(np.float32), up, 2, tile=1000, overlap=0)
+        results[engine] = (lr, restored, provider)
+    assert results["bf16"][2] == "TorchBFloat16"
+    assert np.abs(results["bf16"][0] - results["onnx"][0]).max() <= 2 / 255  # the LR: a level or two at most
+    assert np.abs(results["bf16"][1] - results["onnx"][1]).mean() < 0.5 / 255
+
+
+def test_bfloat16_engine_tiles_like_the_whole_image(models_dir):
+    model = irn.find_model(2)
+    pixels = smooth_image(96, 112, seed=3)
+    down, _ = irn.session_for(model.shrink_path, "cpu", "bf16")
+    up, _ = irn.session_for(model.restore_path, "cpu", "bf16")
+    lr = quantize_8bit(np.clip(irn.shrink_pixels(pixels, down, 2, tile=1000, overlap=0), 0, 1)).astype(
+        np.float32
+    )
+    whole = irn.restore_pixels(lr, up, 2, tile=1000, overlap=0)
+    tiled = irn.restore_pixels(lr, up, 2, tile=40, overlap=12)
+    assert np.abs(tiled - whole).max() < 2 / 255
+    assert np.abs(tiled - whole).mean() < 0.1 / 255
+
+
+def test_engine_choice(monkeypatch):
+    monkeypatch.setattr(irn, "cpu_has_native_bfloat16", lambda: True)
+    monkeypatch.setattr(irn, "cuda_available", lambda: False)
+    assert irn.choose_engine("auto", "cpu", 4) == "bf16"  # same x4 quality, about twice as fast
+    assert irn.choose_engine("auto", "cpu", 2) == "onnx"  # at x2 bfloat16 costs 0.04 dB: float32
+    assert irn.choose_engine("onnx", "cpu", 4) == "onnx"
+    monkeypatch.setattr(irn, "cpu_has_native_bfloat16", lambda: False)
+    assert irn.choose_engine("auto", "cpu", 4) == "onnx"  # emulated bfloat16 would be slower
+    assert irn.choose_engine("bf16", "cpu", 2) == "bf16"  # asked for: given
+    with pytest.raises(ValueError, match="runs on the CPU"):
+        irn.choose_engine("bf16", "cuda", 4)
+    with pytest.raises(ValueError, match="engine must be"):
+        irn.choose_engine("fast", "cpu", 4)
+
+
+def test_restore_reports_its_engine():
+    small = shrink(ImageData(smooth_image(24, 24)))
+    result = run_job(Job(small, "irn", 2, {"engine": "bf16"}, "cpu", action="restore"))
+    assert result.info["engine"] == "bf16" and result.info["device"] == "CPU (bfloat16)"
+
+
 def test_sampled_z_is_repeatable_with_a_seed_or_refused_by_a_zero_z_model():
     small = shrink(ImageData(smooth_image(24, 24)))
     if not irn.find_model(2).samples_z:

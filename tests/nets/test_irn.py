@@ -81,7 +81,8 @@ def _shipped(scale: int) -> bool:
 @pytest.mark.parametrize("scale", [2, 4])
 def test_onnx_graphs_agree_with_torch(scale, tmp_path):
     onnxruntime = pytest.importorskip("onnxruntime")
-    from enhancer.train.irn_export import export_irn, model_file, state_dict_from_onnx
+    from enhancer.nets.irn import state_dict_from_onnx
+    from enhancer.train.irn_export import export_irn, model_file
 
     if _shipped(scale):
         folder = MODELS
@@ -117,7 +118,8 @@ def test_onnx_graphs_agree_with_torch(scale, tmp_path):
 
 
 def test_both_graphs_share_one_weights_file(tmp_path):
-    from enhancer.train.irn_export import export_irn, read_manifest, state_dict_from_onnx
+    from enhancer.nets.irn import state_dict_from_onnx
+    from enhancer.train.irn_export import export_irn, read_manifest
 
     net = perturbed_irn(2, blocks=1)
     export_irn(net, tmp_path, training={"iterations": 7})
@@ -135,3 +137,19 @@ def test_both_graphs_share_one_weights_file(tmp_path):
     export_irn(net, tmp_path, training={"iterations": 8})  # re-export replaces, not adds
     assert len(list(tmp_path.iterdir())) == 4
     assert len(read_manifest(tmp_path)["models"]) == 2
+
+
+def test_bfloat16_inference_is_the_same_network_within_bfloat16_rounding():
+    from enhancer.nets.irn import BFloat16DenseBlock, bfloat16_inference
+
+    net = perturbed_irn(4, blocks=2).eval()
+    fast = bfloat16_inference(net)
+    assert all(isinstance(block.f, BFloat16DenseBlock) for level in fast.blocks for block in level)
+    assert not any(isinstance(block.f, BFloat16DenseBlock) for level in net.blocks for block in level)
+    hr = torch.rand(1, 3, 32, 48)
+    with torch.inference_mode():
+        y, y_fast = net(hr), fast(hr)
+        assert y_fast.dtype == torch.float32 and y_fast.shape == y.shape
+        assert (y_fast - y).abs().max() < 0.02
+        back = fast.inverse(y)
+    assert (back - hr).abs().max() < 0.02  # the couplings stay float32: still (almost) exactly invertible
