@@ -38,6 +38,7 @@ from enhancer.runtime.devices import (
     onnx_providers,
     onnx_session,
     provider_in_words,
+    use_all_cores,
 )
 
 MARKER_KEY = "enhancer-irn"
@@ -334,6 +335,7 @@ class BFloat16Graph:
         net.load_state_dict(state)
         self.net = bfloat16_inference(net)
         self._torch = torch
+        use_all_cores()
 
     def run(self, _outputs: Any, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         torch = self._torch
