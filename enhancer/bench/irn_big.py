@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from enhancer.imaging.colour import quantize_8bit
 from enhancer.imaging.io import load_image
 from enhancer.imaging.metrics import psnr_y
 from enhancer.methods.irn import (
@@ -59,7 +60,7 @@ def tiled_against_whole(hr: np.ndarray, scale: int, engine: str) -> dict[str, fl
     scores = {}
     for name, (size, margin) in {"tiled": (tile, overlap), "whole": (10**6, 0)}.items():
         lr = shrink_pixels(hr, down, scale, tile=size, overlap=margin)
-        lr = np.round(np.clip(lr, 0, 1) * 255).astype(np.float32) / 255  # the saved 8-bit PNG
+        lr = quantize_8bit(lr)  # the saved 8-bit PNG
         restored = restore_pixels(lr, up, scale, tile=size, overlap=margin)
         scores[name] = psnr_y(np.clip(restored, 0, 1), hr, border=scale)
     return {
