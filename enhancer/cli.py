@@ -420,6 +420,10 @@ def _engine_arg(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _robust_arg(parser: argparse.ArgumentParser, help: str) -> None:
+    parser.add_argument("--robust", choices=("none", "jpeg"), default="none", help=help)
+
+
 def cmd_shrink(args: argparse.Namespace) -> int:
     from enhancer.runtime.runner import Job
 
@@ -428,7 +432,7 @@ def cmd_shrink(args: argparse.Namespace) -> int:
             path,
             "irn",
             args.scale,
-            {"engine": args.engine},
+            {"engine": args.engine, "survive_jpeg": args.robust == "jpeg"},
             args.device,
             action="shrink",
             tile_size=args.tile_size,
@@ -443,7 +447,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     from enhancer.methods.irn import IRN_SCALES, read_marker_from_file
     from enhancer.runtime.runner import Job
 
-    options = {"z": args.z, "force": args.force, "engine": args.engine}
+    options = {"z": args.z, "force": args.force, "engine": args.engine, "survive_jpeg": args.robust == "jpeg"}
 
     def make_job(path: Path) -> Job:
         try:
@@ -752,6 +756,11 @@ def build_parser(method: Method | None = None, command: str | None = None) -> ar
     _replace_input_arg(shrink)
     shrink.add_argument("--tile-size", type=int, default=512, help="largest tile side in LR pixels")
     _engine_arg(shrink)
+    _robust_arg(
+        shrink,
+        "jpeg: a small file that survives being re-saved as JPEG (by a messenger or website); a little "
+        "worse than the standard model if it stays lossless (default: none)",
+    )
     shrink.add_argument(
         "--max-pixels", type=int, default=None, help="refuse inputs larger than this many pixels"
     )
@@ -759,7 +768,9 @@ def build_parser(method: Method | None = None, command: str | None = None) -> ar
     shrink.set_defaults(func=cmd_shrink)
 
     restore = sub.add_parser("restore", help="restore images that `enhancer shrink` made to their full size")
-    restore.add_argument("inputs", nargs="+", help="PNG files or folders made by `enhancer shrink`")
+    restore.add_argument(
+        "inputs", nargs="+", help="files or folders made by `enhancer shrink` (also re-saved as JPEG or WebP)"
+    )
     restore.add_argument("--out-dir", required=True, help="folder for the results (DIR/<input stem>.png)")
     restore.add_argument(
         "--scale", type=int, choices=(2, 4), default=None, help="default: from the file's marker"
@@ -779,6 +790,11 @@ def build_parser(method: Method | None = None, command: str | None = None) -> ar
     _replace_input_arg(restore)
     restore.add_argument("--tile-size", type=int, default=512, help="largest tile side in LR pixels")
     _engine_arg(restore)
+    _robust_arg(
+        restore,
+        "with --force: the model for a file whose marker was stripped (jpeg if it was shrunk with "
+        "--robust jpeg); a marked file names its own model",
+    )
     restore.add_argument(
         "--max-pixels", type=int, default=None, help="refuse inputs larger than this many pixels"
     )

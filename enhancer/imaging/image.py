@@ -32,6 +32,7 @@ class ImageData:
     icc_profile: bytes | None = None
     exif: bytes | None = None
     text: dict[str, str] = field(default_factory=dict)
+    xmp: bytes | None = None  # the XMP packet (PNG, JPEG, WebP)
     source: Path | None = None
     # What reading lost that the user should hear of (e.g. "first of 12 frames of an animated image").
     notices: list[str] = field(default_factory=list)

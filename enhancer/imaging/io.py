@@ -90,6 +90,10 @@ _TIFF_LAYOUT_TAGS = frozenset(
 )
 _PNG_METADATA_CHUNKS = frozenset({b"iCCP", b"tEXt", b"zTXt", b"iTXt", b"eXIf"})
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_XMP_KEY = "XML:com.adobe.xmp"  # the iTXt keyword that holds a PNG's XMP packet
+_XMP_FORMATS = frozenset({"PNG", "JPEG", "WEBP"})  # where XMP is read and written (not TIFF)
+_XMP_ORIENTATION_ATTRIBUTE = re.compile(rb'(tiff:Orientation\s*=\s*")\d+"')
+_XMP_ORIENTATION_ELEMENT = re.compile(rb"(<tiff:Orientation>)\s*\d+\s*(</tiff:Orientation>)")
 _TIFF_SIGNATURES = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 
 _GREY_MODES = frozenset({"L", "LA", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"})
@@ -299,7 +303,11 @@ def _image_from_pillow(path: Path, im: Image.Image) -> ImageData:
         samples, grey, premultiplied = np.asarray(converted), converted.mode in _GREY_MODES, False
     exif, orientation = _exif_and_orientation(im)
     text = {str(key): str(value) for key, value in im.text.items()} if im.format == "PNG" else {}
-    return _image_from_samples(
+    text.pop(_PNG_XMP_KEY, None)  # kept as ``xmp`` below
+    xmp = im.info.get("xmp") if im.format in _XMP_FORMATS else None
+    if isinstance(xmp, str):
+        xmp = xmp.encode("utf-8")
+    image = _image_from_samples(
         samples,
         grey=grey,
         premultiplied=premultiplied,
@@ -309,6 +317,14 @@ def _image_from_pillow(path: Path, im: Image.Image) -> ImageData:
         text=text,
         source=path,
     )
+    image.xmp = _xmp_upright(xmp) if xmp else None
+    return image
+
+
+def _xmp_upright(xmp: bytes) -> bytes:
+    """The XMP packet with any ``tiff:Orientation`` set to 1, since the pixels are stored upright."""
+    xmp = _XMP_ORIENTATION_ATTRIBUTE.sub(rb'\g<1>1"', xmp)
+    return _XMP_ORIENTATION_ELEMENT.sub(rb"\g<1>1\g<2>", xmp)
 
 
 def _deep_samples(path: Path, im: Image.Image) -> tuple[np.ndarray, bool, bool] | None:
@@ -612,11 +628,14 @@ def _encode(fh: BinaryIO, samples: np.ndarray, image: ImageData, fmt: str, quali
     icc = image.icc_profile if keeps_metadata else None
     exif = _exif_for_saving(image.exif) if keeps_metadata else None
     text = image.text if fmt == "PNG" else {}
+    xmp = image.xmp if fmt in _XMP_FORMATS else None
     if samples.dtype == np.uint16 and samples.ndim == 3:
         # 16-bit colour or grey + alpha: Pillow has no such mode.
         if fmt == "PNG":
             encoded = imagecodecs.png_encode(samples)
-            fh.write(encoded[:33] + _png_metadata_chunks(icc, exif, text) + encoded[33:])  # 33: after IHDR
+            fh.write(
+                encoded[:33] + _png_metadata_chunks(icc, exif, text, xmp) + encoded[33:]
+            )  # 33: after IHDR
         else:
             photometric = "minisblack" if samples.shape[2] == 2 else "rgb"
             extrasamples = [2] if samples.shape[2] in (2, 4) else None  # 2: unassociated alpha
@@ -630,22 +649,32 @@ def _encode(fh: BinaryIO, samples: np.ndarray, image: ImageData, fmt: str, quali
                 predictor=True,
             )
         return
-    Image.fromarray(samples).save(fh, format=fmt, **_pillow_save_options(fmt, quality, icc, exif, text))
+    options = _pillow_save_options(fmt, quality, icc, exif, text, xmp)
+    Image.fromarray(samples).save(fh, format=fmt, **options)
 
 
 def _pillow_save_options(
-    fmt: str, quality: int, icc: bytes | None, exif: bytes | None, text: dict[str, str]
+    fmt: str,
+    quality: int,
+    icc: bytes | None,
+    exif: bytes | None,
+    text: dict[str, str],
+    xmp: bytes | None = None,
 ) -> dict[str, object]:
     options: dict[str, object] = {}
     if icc:
         options["icc_profile"] = icc
     if exif:
         options["exif"] = exif
-    if fmt == "PNG" and text:
+    if fmt == "PNG" and (text or xmp):
         info = PngImagePlugin.PngInfo()
         for key, value in text.items():
             info.add_text(key, value)
+        if xmp:
+            info.add_itxt(_PNG_XMP_KEY, xmp.decode("utf-8", "replace"))
         options["pnginfo"] = info
+    elif xmp and fmt in _XMP_FORMATS:
+        options["xmp"] = xmp
     if fmt == "JPEG":
         # At high quality, full-resolution colour (4:4:4) is worth its size for enhanced images.
         options.update(quality=quality, subsampling=0 if quality >= 90 else 2)
@@ -669,12 +698,14 @@ def _exif_for_saving(exif: bytes | None) -> bytes | None:
         return None
 
 
-def _png_metadata_chunks(icc: bytes | None, exif: bytes | None, text: dict[str, str]) -> bytes:
-    """ICC, EXIF and text chunks as Pillow writes them, taken from a 1 x 1 PNG to splice into another PNG."""
-    if not (icc or exif or text):
+def _png_metadata_chunks(
+    icc: bytes | None, exif: bytes | None, text: dict[str, str], xmp: bytes | None = None
+) -> bytes:
+    """ICC, EXIF, text and XMP chunks as Pillow writes them, taken from a 1 x 1 PNG to splice into another."""
+    if not (icc or exif or text or xmp):
         return b""
     buffer = io.BytesIO()
-    options = _pillow_save_options("PNG", 95, icc, exif, text)
+    options = _pillow_save_options("PNG", 95, icc, exif, text, xmp)
     Image.new("L", (1, 1)).save(buffer, format="PNG", **options)
     data, chunks, position = buffer.getvalue(), [], len(_PNG_SIGNATURE)
     while position < len(data):

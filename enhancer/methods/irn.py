@@ -1,9 +1,14 @@
 """IRN: shrink an image for sharing and restore it later (invertible rescaling, REFERENCE.md §2).
 
 ``shrink`` runs the trained forward graph: the HR image becomes an 8-bit LR image (the shipped models/ ONNX
-files, onnxruntime, CUDA when there is a GPU) carrying a marker in a PNG text chunk (``MARKER_KEY``: scale,
-model sha256, original size). ``restore`` runs the exact inverse on that LR with z = 0 or z ~ N(0, I). IRN
-only inverts its own downscaling, so restoring an image without the marker is refused unless ``force``.
+files, onnxruntime, CUDA when there is a GPU) carrying a marker (scale, model sha256, original size) in a PNG
+text chunk (``MARKER_KEY``) and in its XMP packet, which editors and converters carry over into a JPEG.
+``restore`` runs the exact inverse on that LR with z = 0 or z ~ N(0, I), with the model the marker names.
+IRN only inverts its own downscaling, so restoring an image without the marker is refused unless ``force``.
+
+Each scale has a standard model (best when the small file stays lossless) and may have a JPEG-robust one
+(``survive_jpeg``; trained with a JPEG re-save between shrink and restore) for files that a messenger or
+website will re-encode.
 
 Both directions run tile by tile (``enhancer.imaging.tiling.run_tiled``) with progress and cancel between
 tiles. Sides that are not multiples of the scale are padded by mirroring before shrinking and the restore
@@ -30,6 +35,7 @@ from enhancer.imaging.image import ImageData
 from enhancer.imaging.io import uint8_samples
 from enhancer.imaging.resize import imresize
 from enhancer.imaging.tiling import run_tiled
+from enhancer.imaging.xmp import read_property, with_property, without_property
 from enhancer.methods.registry import Method, MethodResult, RunContext, option, register
 from enhancer.runtime.devices import (
     TORCH_BFLOAT16,
@@ -42,6 +48,11 @@ from enhancer.runtime.devices import (
 )
 
 MARKER_KEY = "enhancer-irn"
+# The same marker in XMP: a property of our own namespace.
+XMP_NAMESPACE = "urn:enhancer:irn:1"
+XMP_PREFIX = "enhancer"
+XMP_PROPERTY = "irn"
+VARIANTS = ("standard", "jpeg")  # jpeg: trained to survive a JPEG re-save of the small file
 IRN_SCALES = (2, 4)
 MODELS_ENV = "ENHANCER_MODELS_DIR"  # lets an installed copy find models/ elsewhere
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
@@ -95,6 +106,13 @@ class IRNOptions:
         label="Engine",
         advanced=True,
     )
+    survive_jpeg: bool = option(
+        False,
+        "shrink: use the model trained to survive a JPEG re-save (for sharing through a messenger or website, "
+        "which re-encode photos; a little worse if the file stays lossless). restore: the model for a file "
+        "without its marker (with force); a marked file names its own model",
+        label="Survive JPEG",
+    )
 
 
 @dataclass(frozen=True)
@@ -106,6 +124,7 @@ class IRNMarker:
     width: int
     height: int
     grey: bool = False
+    variant: str = "standard"
     # What binds the marker to the pixels it was written for (absent in markers of older versions): the
     # sha256 of the 8-bit LR samples, and a fingerprint that survives re-encoding (a small thumbnail of Y).
     lr_sha256: str | None = None
@@ -125,6 +144,8 @@ class IRNMarker:
         }
         if self.grey:
             values["grey"] = True
+        if self.variant != "standard":
+            values["variant"] = self.variant
         if self.lr_sha256 is not None:
             values["lr_sha256"] = self.lr_sha256
         if self.fingerprint is not None:
@@ -141,12 +162,18 @@ class IRNMarker:
                 width=int(values["width"]),
                 height=int(values["height"]),
                 grey=bool(values.get("grey", False)),
+                variant=str(values.get("variant", "standard")),
                 lr_sha256=_optional_text(values.get("lr_sha256")),
                 fingerprint=_optional_text(values.get("fingerprint")),
             )
         except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as error:
             raise ValueError(f"the IRN marker is damaged ({error}): {text[:80]!r}") from None
-        if marker.scale not in IRN_SCALES or marker.width < 1 or marker.height < 1:
+        if (
+            marker.scale not in IRN_SCALES
+            or marker.width < 1
+            or marker.height < 1
+            or marker.variant not in VARIANTS
+        ):
             raise ValueError(f"the IRN marker holds impossible values: {text[:80]!r}")
         return marker
 
@@ -161,6 +188,7 @@ def _optional_text(value: Any) -> str | None:
 
 FINGERPRINT_SIDE = 16  # the fingerprint: block means of the LR's Y on a 16 x 16 grid, 8-bit
 DIFFERENT_PICTURE_DB = 30.0  # a fingerprint further than this from the marker's: not the picture shrunk
+NOT_THE_PICTURE = "this is not the picture IRN shrank"
 
 
 def lr_digest(pixels: np.ndarray) -> str:
@@ -207,7 +235,7 @@ def check_lr_against_marker(pixels: np.ndarray, marker: IRNMarker) -> str | None
     db = math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)
     if db < DIFFERENT_PICTURE_DB:
         return (
-            f"this is not the picture IRN shrank (its thumbnail differs from the marker's: {db:.1f} dB): "
+            f"{NOT_THE_PICTURE} (its thumbnail differs from the marker's: {db:.1f} dB): "
             "the result is not a restoration of anything"
         )
     return (
@@ -218,21 +246,37 @@ def check_lr_against_marker(pixels: np.ndarray, marker: IRNMarker) -> str | None
 
 
 def read_marker(image: ImageData) -> IRNMarker | None:
-    """The image's IRN marker, or None when it has none."""
-    text = image.text.get(MARKER_KEY)
+    """The image's IRN marker (PNG text chunk, else XMP), or None when it has none."""
+    text = image.text.get(MARKER_KEY) or read_property(image.xmp, XMP_NAMESPACE, XMP_PROPERTY)
     return None if text is None else IRNMarker.from_text(text)
 
 
 def read_marker_from_file(path: Path | str) -> IRNMarker | None:
-    """The IRN marker of a PNG file without decoding its pixels (None when absent or not a PNG)."""
+    """The IRN marker of a PNG, JPEG or WebP file without decoding its pixels (None when absent)."""
     from PIL import Image
 
     try:
         with Image.open(path) as im:
             text = im.info.get(MARKER_KEY)
+            xmp = im.info.get("xmp")
     except (OSError, ValueError):
         return None
+    if not isinstance(text, str):
+        text = read_property(xmp.encode() if isinstance(xmp, str) else xmp, XMP_NAMESPACE, XMP_PROPERTY)
     return IRNMarker.from_text(text) if isinstance(text, str) else None
+
+
+def marked_metadata(image: ImageData, marker: IRNMarker) -> tuple[dict[str, str], bytes | None]:
+    """The text chunks and XMP of a shrunk file: the input's, plus the marker in both."""
+    text = marker.to_text()
+    xmp = with_property(image.xmp, XMP_NAMESPACE, XMP_PREFIX, XMP_PROPERTY, text)
+    return {**image.text, MARKER_KEY: text}, xmp if xmp is not None else image.xmp
+
+
+def unmarked_metadata(image: ImageData) -> tuple[dict[str, str], bytes | None]:
+    """The text chunks and XMP of a restored file: the shrunk file's, less the marker."""
+    text = {k: v for k, v in image.text.items() if k != MARKER_KEY}
+    return text, without_property(image.xmp, XMP_NAMESPACE, XMP_PREFIX, XMP_PROPERTY)
 
 
 # ---- models ----------------------------------------------------------------------------------------------
@@ -244,34 +288,76 @@ def models_dir() -> Path:
 
 @dataclass(frozen=True)
 class IRNModel:
-    """A shipped scale: its two graphs and the sha256 of the weights they share (the marker's model id)."""
+    """A shipped model: its two graphs and the sha256 of the weights they share (the marker's model id).
+
+    ``superseded`` models are kept only to restore files that they shrank; shrink uses the current one.
+    """
 
     scale: int
     shrink_path: Path
     restore_path: Path
     weights_sha256: str
     samples_z: bool = True  # False: trained for z = 0 only, so a sampled z would restore noise
+    variant: str = "standard"
+    superseded: bool = False
 
 
-def find_model(scale: int) -> IRNModel:
-    """The shipped IRN model for ``scale``, from ``models/manifest.json``; raises ``ValueError`` if missing."""
+def installed_models() -> list[IRNModel]:
+    """Every IRN model in ``models/manifest.json`` (both graphs of a model share one weights sha256)."""
     folder = models_dir()
     manifest_path = folder / MANIFEST_NAME
     if not manifest_path.exists():
         raise ValueError(f"no IRN models: {manifest_path} is missing")
-    entries = json.loads(manifest_path.read_text())["models"]
-    paths, sha, z_std = {}, None, 1.0
-    for entry in entries:
-        if entry.get("method") == "irn" and int(entry["scale"]) == scale:
-            paths[entry["direction"]] = folder / entry["file"]
-            sha = entry["external_data_sha256"]
-            z_std = float(entry.get("training", {}).get("recipe", {}).get("z_std", 1.0))
-    if set(paths) != {"shrink", "restore"} or sha is None:
-        raise ValueError(f"no IRN x{scale} model in {manifest_path}")
-    for path in paths.values():
+    grouped: dict[str, dict[str, Any]] = {}
+    for entry in json.loads(manifest_path.read_text())["models"]:
+        if entry.get("method") != "irn":
+            continue
+        facts = grouped.setdefault(entry["external_data_sha256"], {"paths": {}, "entry": entry})
+        facts["paths"][entry["direction"]] = folder / entry["file"]
+    models = []
+    for sha, facts in grouped.items():
+        entry, paths = facts["entry"], facts["paths"]
+        if set(paths) != {"shrink", "restore"}:
+            continue
+        z_std = float(entry.get("training", {}).get("recipe", {}).get("z_std", 1.0))
+        models.append(
+            IRNModel(
+                int(entry["scale"]),
+                paths["shrink"],
+                paths["restore"],
+                sha,
+                samples_z=z_std > 0,
+                variant=str(entry.get("variant", "standard")),
+                superseded=bool(entry.get("superseded", False)),
+            )
+        )
+    return models
+
+
+def _checked(model: IRNModel) -> IRNModel:
+    for path in (model.shrink_path, model.restore_path):
         if not path.exists():
             raise ValueError(f"IRN model file {path} is missing")
-    return IRNModel(scale, paths["shrink"], paths["restore"], sha, samples_z=z_std > 0)
+    return model
+
+
+def find_model(scale: int, variant: str = "standard") -> IRNModel:
+    """The current IRN model for ``scale`` and ``variant``; raises ``ValueError`` if there is none."""
+    if variant not in VARIANTS:
+        raise ValueError(f"IRN variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
+    for model in installed_models():
+        if model.scale == scale and model.variant == variant and not model.superseded:
+            return _checked(model)
+    kind = "JPEG-robust " if variant == "jpeg" else ""
+    raise ValueError(f"no {kind}IRN x{scale} model is installed (models/{MANIFEST_NAME})")
+
+
+def model_for_marker(marker: IRNMarker) -> IRNModel | None:
+    """The installed model that shrank a marked file (current or superseded), or None."""
+    for model in installed_models():
+        if model.weights_sha256 == marker.model_sha256 and model.scale == marker.scale:
+            return _checked(model)
+    return None
 
 
 _SESSION_LOCK = threading.Lock()
@@ -408,8 +494,9 @@ def shrink_with_irn(
     image: ImageData, scale: int, context: RunContext, options: IRNOptions | None = None
 ) -> MethodResult:
     """Shrink by ``scale`` with IRN's forward graph into an 8-bit LR carrying the IRN marker."""
-    model = find_model(scale)
-    engine = choose_engine((options or IRNOptions()).engine, context.device, scale)
+    options = options or IRNOptions()
+    model = find_model(scale, "jpeg" if options.survive_jpeg else "standard")
+    engine = choose_engine(options.engine, context.device, scale)
     session, provider = session_for(model.shrink_path, context.device, engine)
     progress = context.progress
     progress.report(0.0, "shrink", f"{image.width}×{image.height} ÷{scale} on {provider_in_words(provider)}")
@@ -433,9 +520,11 @@ def shrink_with_irn(
         image.width,
         image.height,
         grey=image.grey,
+        variant=model.variant,
         lr_sha256=lr_digest(lr),
         fingerprint=encode_fingerprint(lr_fingerprint(lr)),
     )
+    text, xmp = marked_metadata(image, marker)
     # The LR must stay colour (a grey file would average away what IRN hid in the channels) and 8-bit.
     out = ImageData(
         pixels=lr.astype(np.float32),
@@ -444,10 +533,16 @@ def shrink_with_irn(
         bit_depth=8,
         icc_profile=image.icc_profile,
         exif=image.exif,
-        text={**image.text, MARKER_KEY: marker.to_text()},
+        text=text,
+        xmp=xmp,
         source=image.source,
     )
-    info = {**device_info(provider, context.device), "action": "shrink", "engine": engine}
+    info = {
+        **device_info(provider, context.device),
+        "action": "shrink",
+        "engine": engine,
+        "model": "JPEG-robust" if model.variant == "jpeg" else "standard",
+    }
     if image.bit_depth == 16:
         info["notice"] = (
             "IRN's small file is 8-bit: restoring it gives 8 bits of precision, not the original 16"
@@ -504,17 +599,34 @@ def restore_with_irn(image: ImageData, scale: int, options: IRNOptions, context:
         )
     else:
         changed = check_lr_against_marker(image.pixels, marker)
-        if changed is not None:
+        if changed is None:
+            pass
+        elif marker.variant == "jpeg" and not changed.startswith(NOT_THE_PICTURE):
+            notes["notice"] = (
+                "re-encoded after shrinking (e.g. as JPEG by a messenger): this small file was made by the "
+                "JPEG-robust model, which was trained for that"
+            )
+        elif marker.variant == "standard" and not changed.startswith(NOT_THE_PICTURE):
+            notes["warning"] = (
+                f"{changed}. For files you will share, shrink with Survive JPEG (--robust jpeg)"
+            )
+        else:
             notes["warning"] = changed
-    model = find_model(scale)
+    model = model_for_marker(marker) if marker is not None else None
+    if model is None:
+        variant = marker.variant if marker is not None else ("jpeg" if options.survive_jpeg else "standard")
+        model = find_model(scale, variant)
+        if marker is not None:
+            other = (
+                "shrunk by an IRN model that is not installed (another version of Enhancer?): restored with "
+                "the installed one; quality may suffer"
+            )
+            notes["warning"] = f"{notes['warning']}; {other}" if "warning" in notes else other
     if options.z == "sample" and not model.samples_z:
         raise ValueError(
             f"the installed IRN x{scale} model was trained to restore with z = 0 only (a short CPU training); "
             "a sampled z would give noise. Use --z zero"
         )
-    if marker is not None and marker.model_sha256 != model.weights_sha256:
-        other = "shrunk by a different IRN model than the one installed; quality may suffer"
-        notes["warning"] = f"{notes['warning']}; {other}" if "warning" in notes else other
     engine = choose_engine(options.engine, context.device, scale)
     session, provider = session_for(model.restore_path, context.device, engine)
     progress = context.progress
@@ -536,7 +648,7 @@ def restore_with_irn(image: ImageData, scale: int, options: IRNOptions, context:
     alpha = None
     if image.alpha is not None:
         alpha = np.clip(imresize(image.alpha, scale=scale), 0.0, 1.0)[: hr.shape[0], : hr.shape[1]]
-    text = {k: v for k, v in image.text.items() if k != MARKER_KEY}
+    text, xmp = unmarked_metadata(image)
     out = ImageData(
         pixels=hr,
         alpha=alpha,
@@ -545,6 +657,7 @@ def restore_with_irn(image: ImageData, scale: int, options: IRNOptions, context:
         icc_profile=image.icc_profile,
         exif=image.exif,
         text=text,
+        xmp=xmp,
         source=image.source,
     )
     return MethodResult(
@@ -555,6 +668,7 @@ def restore_with_irn(image: ImageData, scale: int, options: IRNOptions, context:
             "action": "restore",
             "z": options.z,
             "engine": engine,
+            "model": "JPEG-robust" if model.variant == "jpeg" else "standard",
             **notes,
         },
     )

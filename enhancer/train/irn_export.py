@@ -5,13 +5,18 @@ For scale s this writes, in ``models/``:
 - ``irn_x{s}_down.onnx``: input ``hr`` (N x 3 x H x W, H and W multiples of s) -> output ``lr``;
 - ``irn_x{s}_up.onnx``: inputs ``lr`` (N x 3 x h x w) and ``z`` (N x 3(s^2 - 1) x h x w) -> output ``hr``;
 - ``irn_x{s}.weights``: the parameters, stored once as ONNX external data that both graphs point into;
-- an entry per graph in ``manifest.json`` (scale, direction, sha256, training, measured quality).
+- an entry per graph in ``manifest.json`` (scale, variant, direction, sha256, training, measured quality).
+
+The JPEG-robust variant (a checkpoint trained with ``--robust jpeg``) is written as ``irn_x{s}_jpeg_*``.
+``--keep-previous`` keeps the model being replaced, renamed ``irn_x{s}[_jpeg]-<sha8>_*`` and marked
+``superseded`` in the manifest, so that files it shrank still restore with the model that made them.
 
 Height and width are dynamic. Initialisers keep the network's parameter names (``net.<state_dict key>``) so
 that ``enhancer.nets.irn.state_dict_from_onnx`` can read the shipped weights back for further training. Re-exporting replaces
 the files of that scale.
 
-    python -m enhancer.train.irn_export --scale 2 --checkpoint out/irn/x2/latest.pt
+    python -m enhancer.train.irn_export --scale 2 --checkpoint out/irn/x2/latest.pt --keep-previous
+    python -m enhancer.train.irn_export --scale 2 --checkpoint out/irn/x2-jpeg/best.pt   # the jpeg variant
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -43,14 +49,19 @@ MANIFEST_NAME = "manifest.json"
 OPSET = 17
 DATA_ALIGNMENT = 64  # byte alignment of each tensor in the shared weights file (allows memory mapping)
 DIRECTIONS = {"shrink": "down", "restore": "up"}
+VARIANTS = ("standard", "jpeg")
 
 
-def model_file(scale: int, direction: str) -> str:
-    return f"irn_x{scale}_{DIRECTIONS[direction]}.onnx"
+def _stem(scale: int, variant: str = "standard", tag: str = "") -> str:
+    return f"irn_x{scale}" + ("" if variant == "standard" else f"_{variant}") + (f"-{tag}" if tag else "")
 
 
-def weights_file(scale: int) -> str:
-    return f"irn_x{scale}.weights"
+def model_file(scale: int, direction: str, variant: str = "standard", tag: str = "") -> str:
+    return f"{_stem(scale, variant, tag)}_{DIRECTIONS[direction]}.onnx"
+
+
+def weights_file(scale: int, variant: str = "standard", tag: str = "") -> str:
+    return f"{_stem(scale, variant, tag)}.weights"
 
 
 def sha256_of(path: Path) -> str:
@@ -130,9 +141,16 @@ def _share_weights(models: list[onnx.ModelProto], data_path: Path) -> None:
 
 
 def export_irn(
-    net: IRN, out_dir: Path, *, training: dict[str, Any], measured: dict[str, Any] | None = None
+    net: IRN,
+    out_dir: Path,
+    *,
+    training: dict[str, Any],
+    measured: dict[str, Any] | None = None,
+    variant: str = "standard",
 ) -> list[dict[str, Any]]:
     """Write both graphs and the shared weights of ``net`` into ``out_dir``; update and return the manifest."""
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
     out_dir.mkdir(parents=True, exist_ok=True)
     scale = net.scale
     net = net.float().cpu().eval()
@@ -154,11 +172,11 @@ def export_irn(
                 prop = model.metadata_props.add()
                 prop.key, prop.value = key, value
             models.append(model)
-    data_path = out_dir / weights_file(scale)
+    data_path = out_dir / weights_file(scale, variant)
     _share_weights(models, data_path)
     entries = []
     for model, direction in zip(models, ("shrink", "restore"), strict=True):
-        path = out_dir / model_file(scale, direction)
+        path = out_dir / model_file(scale, direction, variant)
         tmp_path = path.with_suffix(".tmp")
         onnx.save(model, str(tmp_path))
         tmp_path.replace(path)
@@ -166,6 +184,7 @@ def export_irn(
             {
                 "method": "irn",
                 "scale": scale,
+                "variant": variant,
                 "direction": direction,
                 "file": path.name,
                 "sha256": sha256_of(path),
@@ -185,12 +204,20 @@ def read_manifest(models_dir: Path = MODELS_DIR) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
+def _manifest_key(entry: dict[str, Any]) -> tuple[str, int, str, str, str]:
+    """What identifies an entry: a superseded model's also by its weights."""
+    superseded = entry["external_data_sha256"] if entry.get("superseded") else ""
+    variant = entry.get("variant", "standard")
+    return entry["method"], entry["scale"], variant, superseded, entry["direction"]
+
+
 def update_manifest(models_dir: Path, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Replace the manifest entries with the same (method, scale, direction) by ``entries``; returns them all."""
+    """Replace the manifest entries with the same key (method, scale, variant, direction; superseded ones also
+    by weights) by ``entries``; returns them all."""
     manifest = read_manifest(models_dir)
-    keys = {(e["method"], e["scale"], e["direction"]) for e in entries}
-    kept = [e for e in manifest["models"] if (e["method"], e["scale"], e["direction"]) not in keys]
-    manifest["models"] = sorted(kept + entries, key=lambda e: (e["method"], e["scale"], e["direction"]))
+    keys = {_manifest_key(e) for e in entries}
+    kept = [e for e in manifest["models"] if _manifest_key(e) not in keys]
+    manifest["models"] = sorted(kept + entries, key=_manifest_key)
     path = models_dir / MANIFEST_NAME
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(manifest, indent=2) + "\n")
@@ -198,10 +225,47 @@ def update_manifest(models_dir: Path, entries: list[dict[str, Any]]) -> list[dic
     return manifest["models"]
 
 
-def record_measurement(models_dir: Path, scale: int, measured: dict[str, Any]) -> None:
-    """Merge benchmark figures into both of a scale's manifest entries."""
+def _current_entries(manifest: dict[str, Any], scale: int, variant: str) -> list[dict[str, Any]]:
+    return [
+        e
+        for e in manifest["models"]
+        if e["method"] == "irn"
+        and e["scale"] == scale
+        and e.get("variant", "standard") == variant
+        and not e.get("superseded")
+    ]
+
+
+def keep_previous(models_dir: Path, scale: int, variant: str = "standard") -> None:
+    """Rename the current model of (scale, variant) to ``<stem>-<sha8>`` and mark it superseded."""
     manifest = read_manifest(models_dir)
-    entries = [e for e in manifest["models"] if e["method"] == "irn" and e["scale"] == scale]
+    entries = _current_entries(manifest, scale, variant)
+    if not entries:
+        return
+    sha = entries[0]["external_data_sha256"]
+    tag = sha[:8]
+    weights = weights_file(scale, variant, tag)
+    shutil.copyfile(models_dir / entries[0]["external_data"], models_dir / weights)
+    for entry in entries:
+        old = models_dir / entry["file"]
+        model = onnx.load(str(old), load_external_data=False)
+        for tensor in model.graph.initializer:
+            for item in tensor.external_data:
+                if item.key == "location":
+                    item.value = weights
+        new = models_dir / model_file(scale, entry["direction"], variant, tag)
+        onnx.save(model, str(new))
+        entry.update(file=new.name, sha256=sha256_of(new), external_data=weights, superseded=True)
+        entry.setdefault("variant", variant)
+    update_manifest(models_dir, entries)
+
+
+def record_measurement(
+    models_dir: Path, scale: int, measured: dict[str, Any], variant: str = "standard"
+) -> None:
+    """Merge benchmark figures into both manifest entries of a scale's current model of ``variant``."""
+    manifest = read_manifest(models_dir)
+    entries = _current_entries(manifest, scale, variant)
     if not entries:
         raise KeyError(f"no IRN x{scale} entries in {models_dir / MANIFEST_NAME}")
     for entry in entries:
@@ -223,8 +287,12 @@ def load_checkpoint(path: Path) -> tuple[IRN, dict[str, Any]]:
     if config:
         facts["data"] = Path(config.get("data", "")).name or config.get("data")
         facts["recipe"] = {
-            k: config[k] for k in ("batch", "patch", "lr", "lr_milestones", "z_std") if k in config
+            k: config[k]
+            for k in ("batch", "patch", "lr", "lr_milestones", "z_std", "amp", "robust", "jpeg_quality")
+            if k in config
         }
+        if config.get("robust", "none") != "none":
+            facts["recipe"]["clean_share"] = config.get("clean_share")
     return net, facts
 
 
@@ -236,15 +304,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--checkpoint", type=Path, required=True)
     parser.add_argument("--out", type=Path, default=MODELS_DIR)
     parser.add_argument("--training-json", type=Path, default=None, help="extra training facts to record")
+    parser.add_argument(
+        "--keep-previous",
+        action="store_true",
+        help="keep the model being replaced (superseded) so files it shrank still restore exactly",
+    )
     args = parser.parse_args(argv)
     net, facts = load_checkpoint(args.checkpoint)
     if net.scale != args.scale:
         parser.error(f"{args.checkpoint} holds an x{net.scale} model")
+    variant = "jpeg" if facts.get("recipe", {}).get("robust") == "jpeg" else "standard"
     training = dict(facts)
     if args.training_json:
         training.update(json.loads(args.training_json.read_text()))
-    for entry in export_irn(net, args.out, training=training):
-        if entry["scale"] == args.scale:
+    if args.keep_previous:
+        keep_previous(args.out, args.scale, variant)
+    for entry in export_irn(net, args.out, training=training, variant=variant):
+        if entry["scale"] == args.scale and entry.get("variant") == variant and not entry.get("superseded"):
             print(f"{entry['file']}: sha256 {entry['sha256'][:16]}..., weights {entry['external_data']}")
 
 

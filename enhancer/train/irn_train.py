@@ -5,6 +5,12 @@ forward L2 between the produced LR and the MATLAB-bicubic LR of the HR patch (we
 backward L1 between the HR patch and f^-1(quantised LR, z ~ N(0, I)) (weight 1); distribution loss
 sum(z^2) / batch (weight 1). The LR is rounded to 8 bits with a straight-through gradient.
 
+``--robust jpeg`` trains the variant that survives sharing (issue #24 part 2): between shrink and restore the
+8-bit LR goes through a real JPEG save and load (a random quality in ``--jpeg-quality``, 4:2:0 or 4:4:4) whose
+gradient comes from a differentiable model of the codec (``enhancer.train.jpeg_simulation``); a share of the
+iterations (``--clean-share``) keeps the lossless round trip. Its validation adds the round trip through JPEG
+q90 4:2:0 (``val_jpeg90_psnr_y``), the figure that decides whether a checkpoint is better.
+
 Checkpoints (network, optimiser, iteration, training time and hardware) go to ``--out``/``latest.pt``;
 ``--resume`` continues from one, ``--init`` starts from weights: a checkpoint, a shipped ONNX file
 (``models/irn_x2_down.onnx``: its initialisers are the parameters by name and its metadata holds the
@@ -21,7 +27,10 @@ level (the second starts as the identity). Examples::
         --batch 16 --patch 144 --iterations 500000 --channels-last --out out/irn/x2
     #   (--amp, bfloat16 autocast, also on a CPU: 21 % more iterations per minute than float32 on an
     #    AVX-512 BF16 CPU, docs/BENCHMARKS.md "Recipes per CPU hour"; --compile: never measured.)
-    # then export (replaces the files of that scale in models/ and their manifest entries):
+    # The JPEG-robust variant, fine-tuned from the shipped x2 model:
+    python -m enhancer.train.irn_train --scale 2 --init models/irn_x2_down.onnx --robust jpeg --amp \
+        --threads 2 --batch 4 --patch 48 --channels-last --z-std 0 --lr-milestones 900 --out out/irn/x2-jpeg
+    # then export (replaces the files of that scale and variant in models/ and their manifest entries):
     python -m enhancer.train.irn_export --scale 2 --checkpoint out/irn/x2/latest.pt
 """
 
@@ -44,6 +53,7 @@ from PIL import Image
 from enhancer.imaging.metrics import psnr_y
 from enhancer.imaging.resize import imresize_torch
 from enhancer.nets.irn import IRN, state_dict_from_onnx
+from enhancer.train.jpeg_simulation import JPEGSetting, jpeg_round_trip, random_setting
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "datasets" / "train"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -59,6 +69,12 @@ BACKWARD_WEIGHT = 1.0  # lambda_back: HR reconstruction
 DISTRIBUTION_WEIGHT = 1.0  # lambda_distr: z towards N(0, I)
 VALIDATION_EVERY = 200
 VALIDATION_CROP = 192  # centre crop side of each validation image (keeps CPU validation cheap)
+ROBUSTNESS = ("none", "jpeg")
+# The JPEG-robust variant: qualities a messenger or website uses, half of them with 4:2:0 chroma.
+JPEG_QUALITIES = (70, 95)
+JPEG_SUBSAMPLED_SHARE = 0.5
+CLEAN_SHARE = 0.2  # iterations without JPEG, so the lossless round trip stays good
+VALIDATION_JPEG = JPEGSetting(90, "4:2:0")
 
 
 @dataclass
@@ -85,6 +101,9 @@ class TrainConfig:
     compile: bool = False
     init: str | None = None
     resume: bool = False
+    robust: str = "none"
+    jpeg_quality: tuple[int, int] = JPEG_QUALITIES
+    clean_share: float = CLEAN_SHARE
 
 
 # ---- data ------------------------------------------------------------------------------------------------
@@ -153,12 +172,14 @@ def irn_losses(
     forward_fn: Callable | None = None,
     inverse_fn: Callable | None = None,
     z_std: float = PAPER_Z_STD,
+    degrade: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> dict[str, torch.Tensor]:
     """The three IRN losses for a batch of HR patches (N x 3 x H x W, sides multiples of the scale).
 
     ``forward_fn``/``inverse_fn`` replace ``net``/``net.inverse`` (e.g. their compiled versions). ``z_std``
     scales the z drawn for the backward pass: 1 is the paper; 0 trains the z = 0 restore only, which learns
-    far faster on a small budget but leaves ``--z sample`` restores noisy.
+    far faster on a small budget but leaves ``--z sample`` restores noisy. ``degrade`` (e.g. a JPEG re-save)
+    acts on the 8-bit LR before it is restored.
     """
     forward_fn = forward_fn or net
     inverse_fn = inverse_fn or net.inverse
@@ -168,7 +189,10 @@ def irn_losses(
         target = imresize_torch(hr.float(), 1.0 / net.scale).to(lr.dtype)
     forward = ((lr - target) ** 2).sum() / batch
     distribution = (z.float() ** 2).sum() / batch
-    restored = inverse_fn(IRN.join(quantise_straight_through(lr), torch.randn_like(z) * z_std))
+    shared = quantise_straight_through(lr)
+    if degrade is not None:
+        shared = degrade(shared.float()).to(lr.dtype)
+    restored = inverse_fn(IRN.join(shared, torch.randn_like(z) * z_std))
     backward = (restored - hr).abs().sum() / batch
     total = (
         FORWARD_WEIGHT[net.scale] * forward + BACKWARD_WEIGHT * backward + DISTRIBUTION_WEIGHT * distribution
@@ -180,10 +204,15 @@ def irn_losses(
 
 
 @torch.no_grad()
-def round_trip(net: IRN, hr: torch.Tensor, z_mode: str = "zero") -> tuple[torch.Tensor, torch.Tensor]:
-    """(8-bit LR, restored HR) for N x 3 x H x W in [0, 1]; z is zero or drawn from N(0, I)."""
+def round_trip(
+    net: IRN, hr: torch.Tensor, z_mode: str = "zero", jpeg: JPEGSetting | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(8-bit LR, restored HR) for N x 3 x H x W in [0, 1]; z is zero or drawn from N(0, I); with ``jpeg``
+    the LR is re-saved as that JPEG before the restore."""
     lr, z = IRN.split(net(hr))
     lr = torch.round(lr.clamp(0.0, 1.0) * 255.0) / 255.0
+    if jpeg is not None:
+        lr = jpeg_round_trip(lr, jpeg)
     z = torch.zeros_like(z) if z_mode == "zero" else torch.randn_like(z)
     return lr, net.inverse(IRN.join(lr, z)).clamp(0.0, 1.0)
 
@@ -199,10 +228,13 @@ def validation_crops(paths: list[Path], crop: int, scale: int) -> list[np.ndarra
     return crops
 
 
-def validate(net: IRN, crops: list[np.ndarray], device: torch.device) -> dict[str, float]:
-    """Mean round-trip PSNR-Y (z = 0) and LR PSNR-Y against the bicubic LR over the validation crops."""
+def validate(
+    net: IRN, crops: list[np.ndarray], device: torch.device, jpeg: JPEGSetting | None = None
+) -> dict[str, float]:
+    """Mean round-trip PSNR-Y (z = 0) and LR PSNR-Y against the bicubic LR over the validation crops; with
+    ``jpeg`` also the round trip through that JPEG re-save (``val_jpeg<quality>_psnr_y``)."""
     net.eval()
-    round_trips, lrs = [], []
+    round_trips, lrs, through_jpeg = [], [], []
     for crop in crops:
         hr = torch.from_numpy(crop).permute(2, 0, 1)[None].to(device)
         lr, restored = round_trip(net, hr)
@@ -211,8 +243,16 @@ def validate(net: IRN, crops: list[np.ndarray], device: torch.device) -> dict[st
         bicubic = imresize_torch(hr, 1.0 / net.scale)[0].permute(1, 2, 0).cpu().numpy()
         round_trips.append(psnr_y(restored_np, crop, border=net.scale))
         lrs.append(psnr_y(lr_np, bicubic, border=1))
+        if jpeg is not None:
+            _, shared = round_trip(net, hr, jpeg=jpeg)
+            through_jpeg.append(
+                psnr_y(shared[0].permute(1, 2, 0).float().cpu().numpy(), crop, border=net.scale)
+            )
     net.train()
-    return {"val_psnr_y": float(np.mean(round_trips)), "val_lr_psnr_y": float(np.mean(lrs))}
+    figures = {"val_psnr_y": float(np.mean(round_trips)), "val_lr_psnr_y": float(np.mean(lrs))}
+    if jpeg is not None:
+        figures[f"val_jpeg{jpeg.quality}_psnr_y"] = float(np.mean(through_jpeg))
+    return figures
 
 
 # ---- weights ---------------------------------------------------------------------------------------------
@@ -295,6 +335,7 @@ def train(config: TrainConfig) -> Path:
     device = pick_device(config.device)
     out = Path(config.out)
     checkpoint_path = out / "latest.pt"
+    best_path = out / "best.pt"  # the checkpoint with the best decisive validation figure so far
     log_path = out / "log.jsonl"
 
     net = IRN(config.scale).to(device)
@@ -322,6 +363,15 @@ def train(config: TrainConfig) -> Path:
     paths = find_training_images(Path(config.data))
     training_paths, validation_paths = split_validation(paths, config.validation_images)
     sampler = PatchSampler(training_paths, config.patch, config.seed + iteration)
+    if config.robust not in ROBUSTNESS:
+        raise ValueError(f"robust must be one of {ROBUSTNESS}, got {config.robust!r}")
+    robust = config.robust == "jpeg"
+    jpeg_rng = np.random.default_rng(config.seed + iteration + 1)
+    validation_jpeg = VALIDATION_JPEG if robust else None
+    decisive = f"val_jpeg{VALIDATION_JPEG.quality}_psnr_y" if robust else "val_psnr_y"
+    best: dict[str, float | None] = {"figure": None}
+    if config.resume and best_path.exists():
+        best["figure"] = torch.load(best_path, map_location="cpu", weights_only=False).get("best")
     crops = validation_crops(validation_paths, VALIDATION_CROP, config.scale)
     print(
         f"x{config.scale} on {device}: {len(sampler.images)} training images, {len(crops)} validation; "
@@ -350,13 +400,17 @@ def train(config: TrainConfig) -> Path:
         entry = {
             "iteration": iteration,
             "hours": history()["train_seconds"] / 3600,
-            **validate(net, crops, device),
+            **validate(net, crops, device, validation_jpeg),
         }
         if final:
             entry["final"] = True
         with log_path.open("a") as fh:
             fh.write(json.dumps(entry) + "\n")
         print(f"validation {entry}", flush=True)
+        figure = entry[decisive]
+        if best["figure"] is None or figure > best["figure"]:
+            best["figure"] = figure
+            save_checkpoint(best_path, net, optimizer, iteration, config, {**history(), "best": figure})
 
     try:
         if iteration > 0 and crops:  # where a resumed or initialised run starts: what it must beat
@@ -367,8 +421,12 @@ def train(config: TrainConfig) -> Path:
             hr = sampler.batch(config.batch).to(device, non_blocking=True)
             if config.channels_last:
                 hr = hr.contiguous(memory_format=torch.channels_last)
+            degrade = None
+            if robust and jpeg_rng.random() >= config.clean_share:
+                setting = random_setting(jpeg_rng, config.jpeg_quality, JPEG_SUBSAMPLED_SHARE)
+                degrade = lambda lr, setting=setting: jpeg_round_trip(lr, setting)  # noqa: E731
             with torch.autocast(device.type, dtype=autocast_type, enabled=config.amp):
-                losses = irn_losses(net, hr, forward_fn, inverse_fn, config.z_std)
+                losses = irn_losses(net, hr, forward_fn, inverse_fn, config.z_std, degrade)
             optimizer.zero_grad(set_to_none=True)
             losses["total"].backward()
             norm = torch.nn.utils.clip_grad_norm_(net.parameters(), config.grad_clip)
@@ -433,6 +491,18 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     parser.add_argument("--compile", action="store_true", help="torch.compile the network")
     parser.add_argument("--init", default=None, help="start from a checkpoint, shipped ONNX or x2 model")
     parser.add_argument("--resume", action="store_true", help="continue from <out>/latest.pt if present")
+    parser.add_argument(
+        "--robust", choices=ROBUSTNESS, default="none", help="jpeg: train to survive a JPEG re-save of the LR"
+    )
+    parser.add_argument(
+        "--jpeg-quality",
+        type=lambda s: tuple(int(v) for v in s.split(",")),
+        default=JPEG_QUALITIES,
+        help="lowest,highest JPEG quality drawn with --robust jpeg",
+    )
+    parser.add_argument(
+        "--clean-share", type=float, default=CLEAN_SHARE, help="share of --robust iterations without JPEG"
+    )
     args = parser.parse_args(argv)
     values = vars(args)
     if values["out"] is None:

@@ -477,3 +477,25 @@ def test_find_images_expands_folders_and_keeps_named_files(tmp_path: Path) -> No
 
     found = find_images([folder, odd, str(folder / "b.png")])
     assert found == [folder / "a.JPG", folder / "b.png", folder / "c.tiff", odd]
+
+
+XMP_PACKET = (
+    b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+    b'<rdf:Description rdf:about="" xmlns:xmp="http://ns.adobe.com/xap/1.0/" '
+    b'xmlns:tiff="http://ns.adobe.com/tiff/1.0/" xmp:Rating="5" tiff:Orientation="6"/>'
+    b"</rdf:RDF></x:xmpmeta>"
+)
+
+
+@pytest.mark.parametrize("target", ["png", "jpg", "webp", "16.png"])
+def test_xmp_is_kept_across_formats_with_its_orientation_made_upright(tmp_path: Path, target: str) -> None:
+    source = tmp_path / "rated.jpg"
+    Image.new("RGB", (12, 8), (90, 120, 150)).save(source, xmp=XMP_PACKET)
+    loaded = load_image(source)
+    assert b'xmp:Rating="5"' in loaded.xmp and b'tiff:Orientation="1"' in loaded.xmp  # pixels are upright
+    if target == "16.png":
+        loaded.bit_depth = 16
+    out = save_image(loaded, tmp_path / f"out.{target}")
+    again = load_image(out)
+    assert again.xmp == loaded.xmp
+    assert image_io._PNG_XMP_KEY not in again.text  # held once, as XMP
