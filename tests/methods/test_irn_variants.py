@@ -167,8 +167,10 @@ def test_cli_robust_shrink_and_a_stripped_file_restored_with_force(tmp_path):
     assert cli_main(["restore", str(stripped), "--out-dir", str(tmp_path / "no"), "--quiet"]) == 1
     assert (
         cli_main(
-            ["restore", str(stripped), "--force", "--scale", "2", "--robust", "jpeg"]
-            + ["--out-dir", str(tmp_path / "big"), "--quiet"]
+            [
+                *("restore", str(stripped), "--force", "--scale", "2", "--robust", "jpeg"),
+                *("--out-dir", str(tmp_path / "big"), "--quiet"),
+            ]
         )
         == 0
     )
