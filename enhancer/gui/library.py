@@ -9,9 +9,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
 from enhancer.imaging.image import ImageData
-from enhancer.methods.registry import MethodResult
-
-IRN_MARKER_KEY = "enhancer-irn"  # a PNG text key IRN writes into images it shrank
+from enhancer.methods.registry import MethodResult, get_method
 
 
 @dataclass(eq=False)
@@ -38,8 +36,9 @@ class ImageEntry:
 
     @property
     def made_by_irn(self) -> bool:
-        """True for images IRN shrank: only those can be restored by IRN."""
-        return bool(self.image.text.get(IRN_MARKER_KEY))
+        """True for images IRN shrank (its marker in a PNG text chunk or in XMP): only those can be restored."""
+        restorable = get_method("irn").restorable
+        return restorable is not None and restorable(self.image)
 
     @property
     def size_text(self) -> str:

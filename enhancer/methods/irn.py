@@ -251,6 +251,13 @@ def read_marker(image: ImageData) -> IRNMarker | None:
     return None if text is None else IRNMarker.from_text(text)
 
 
+def has_marker(image: ImageData) -> bool:
+    """Whether the image carries IRN's marker (not whether it is intact: restore checks that)."""
+    return (
+        bool(image.text.get(MARKER_KEY)) or read_property(image.xmp, XMP_NAMESPACE, XMP_PROPERTY) is not None
+    )
+
+
 def read_marker_from_file(path: Path | str) -> IRNMarker | None:
     """The IRN marker of a PNG, JPEG or WebP file without decoding its pixels (None when absent)."""
     from PIL import Image
@@ -701,5 +708,6 @@ register(
         devices=("cpu", "cuda"),
         actions=("shrink", "restore"),
         run=run_irn,
+        restorable=has_marker,
     )
 )

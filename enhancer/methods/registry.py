@@ -116,6 +116,8 @@ class Method:
     devices: tuple[str, ...] = ("cpu",)
     actions: tuple[str, ...] = ("upscale",)
     run: RunFunction | None = None
+    # For a method with a "restore" action: whether an image is one it made and can restore.
+    restorable: Callable[[ImageData], bool] | None = None
 
     def options(self) -> list[OptionInfo]:
         return option_infos(self.options_type)

@@ -171,3 +171,13 @@ def test_research_options_are_folded_under_advanced_with_plain_names(panel):
     assert panel.advanced_box.isVisible()
     panel.select_method("pixelrsr")
     assert not panel.advanced_toggle.isVisible()  # nothing to fold away
+
+
+def test_an_image_whose_irn_marker_survived_only_in_xmp_can_be_restored():
+    from enhancer.imaging.xmp import with_property
+    from enhancer.methods import irn
+
+    entry = input_entry()
+    assert not entry.made_by_irn
+    entry.image.xmp = with_property(None, irn.XMP_NAMESPACE, irn.XMP_PREFIX, irn.XMP_PROPERTY, "{}")
+    assert entry.made_by_irn  # e.g. a shrunk PNG that an editor re-saved as JPEG
