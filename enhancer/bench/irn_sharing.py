@@ -3,6 +3,7 @@ would (JPEG q95/q90/q75, WebP q90), restore, and score against the HR (PSNR-Y / 
 beside the PNG round trip and bicubic enlargement of the same re-encoded LR.
 
 ``python -m enhancer.bench.irn_sharing --dataset ../shared/datasets/eval/Set5 --scale 2 --json report.json``
+(``--variant jpeg``: the JPEG-robust model that ``shrink --robust jpeg`` uses.)
 """
 
 from __future__ import annotations
@@ -21,24 +22,37 @@ from enhancer.imaging.metrics import score
 from enhancer.imaging.resize import imresize
 from enhancer.methods.irn import _tile_layout, find_model, restore_pixels, session_for, shrink_pixels
 
-CODECS = (("PNG", None), ("JPEG", 95), ("JPEG", 90), ("JPEG", 75), ("WEBP", 90))
+# (codec, quality, chroma subsampling for JPEG): 4:4:4 at q >= 90 as Enhancer's own JPEG writer does, and
+# q90 also at 4:2:0, what Pillow, OpenCV, libjpeg's cjpeg and most messengers write by default.
+CODECS = (
+    ("PNG", None, None),
+    ("JPEG", 95, "4:4:4"),
+    ("JPEG", 90, "4:4:4"),
+    ("JPEG", 90, "4:2:0"),
+    ("JPEG", 75, "4:2:0"),
+    ("WEBP", 90, None),
+)
+PILLOW_SUBSAMPLING = {"4:4:4": 0, "4:2:0": 2}
 
 
-def reencode(lr8: np.ndarray, codec: str, quality: int | None) -> np.ndarray:
+def codec_name(codec: str, quality: int | None, subsampling: str | None) -> str:
+    name = codec.lower() + (f"-q{quality}" if quality else "")
+    return name + ("-420" if subsampling == "4:2:0" and quality and quality >= 90 else "")
+
+
+def reencode(lr8: np.ndarray, codec: str, quality: int | None, subsampling: str | None = None) -> np.ndarray:
     """The uint8 LR after a save and load in ``codec`` (PNG is lossless), as floats in [0, 1]."""
     buffer = io.BytesIO()
-    options = {"quality": quality} if quality is not None else {}
+    options: dict[str, int] = {"quality": quality} if quality is not None else {}
     if codec == "JPEG":
-        options["subsampling"] = (
-            0 if quality and quality >= 90 else 2
-        )  # what Pillow's presets do at these qualities
+        options["subsampling"] = PILLOW_SUBSAMPLING[subsampling or "4:2:0"]
     Image.fromarray(lr8).save(buffer, format=codec, **options)
     buffer.seek(0)
     return np.asarray(Image.open(buffer).convert("RGB"), dtype=np.float32) / 255.0
 
 
-def measure(dataset: Path, scale: int, limit: int | None = None) -> dict:
-    model = find_model(scale)
+def measure(dataset: Path, scale: int, limit: int | None = None, variant: str = "standard") -> dict:
+    model = find_model(scale, variant)
     shrink_session, _ = session_for(model.shrink_path, "cpu")
     restore_session, _ = session_for(model.restore_path, "cpu")
     tile, overlap = _tile_layout(scale, 512)
@@ -51,9 +65,9 @@ def measure(dataset: Path, scale: int, limit: int | None = None) -> dict:
         lr = shrink_pixels(hr, shrink_session, scale, tile=tile, overlap=overlap)
         lr8 = (np.clip(lr, 0, 1) * 255 + 0.5).astype(np.uint8)
         row = {"image": path.stem}
-        for codec, quality in CODECS:
-            name = codec.lower() + (f"-q{quality}" if quality else "")
-            shared = reencode(lr8, codec, quality)
+        for codec, quality, subsampling in CODECS:
+            name = codec_name(codec, quality, subsampling)
+            shared = reencode(lr8, codec, quality, subsampling)
             restored = restore_pixels(shared, restore_session, scale, tile=tile, overlap=overlap)
             enlarged = np.clip(imresize(shared, scale=scale), 0, 1)
             row[name] = {
@@ -81,6 +95,8 @@ def measure(dataset: Path, scale: int, limit: int | None = None) -> dict:
     return {
         "dataset": str(dataset),
         "scale": scale,
+        "variant": variant,
+        "model_sha256": model.weights_sha256,
         "images": len(rows),
         "machine": platform.processor(),
         "mean": mean,
@@ -94,8 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=int, choices=(2, 4), required=True)
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--variant", choices=("standard", "jpeg"), default="standard")
     args = parser.parse_args(argv)
-    report = measure(args.dataset, args.scale, args.limit)
+    report = measure(args.dataset, args.scale, args.limit, args.variant)
     for name, methods in report["mean"].items():
         irn, bicubic = methods["irn"], methods["bicubic"]
         print(

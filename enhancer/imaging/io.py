@@ -91,6 +91,9 @@ _TIFF_LAYOUT_TAGS = frozenset(
 _PNG_METADATA_CHUNKS = frozenset({b"iCCP", b"tEXt", b"zTXt", b"iTXt", b"eXIf"})
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_XMP_KEY = "XML:com.adobe.xmp"  # the iTXt keyword that holds a PNG's XMP packet
+# ImageMagick's and exiv2's older place for it (hex in a zTXt chunk): ImageMagick carries only this one over
+# when it converts a PNG into a JPEG, so XMP is written in both.
+_PNG_RAW_XMP_KEY = "Raw profile type xmp"
 _XMP_FORMATS = frozenset({"PNG", "JPEG", "WEBP"})  # where XMP is read and written (not TIFF)
 _XMP_ORIENTATION_ATTRIBUTE = re.compile(rb'(tiff:Orientation\s*=\s*")\d+"')
 _XMP_ORIENTATION_ELEMENT = re.compile(rb"(<tiff:Orientation>)\s*\d+\s*(</tiff:Orientation>)")
@@ -304,9 +307,12 @@ def _image_from_pillow(path: Path, im: Image.Image) -> ImageData:
     exif, orientation = _exif_and_orientation(im)
     text = {str(key): str(value) for key, value in im.text.items()} if im.format == "PNG" else {}
     text.pop(_PNG_XMP_KEY, None)  # kept as ``xmp`` below
+    raw_xmp = text.pop(_PNG_RAW_XMP_KEY, None)
     xmp = im.info.get("xmp") if im.format in _XMP_FORMATS else None
     if isinstance(xmp, str):
         xmp = xmp.encode("utf-8")
+    if not xmp and raw_xmp:
+        xmp = _from_raw_profile(raw_xmp)
     image = _image_from_samples(
         samples,
         grey=grey,
@@ -319,6 +325,25 @@ def _image_from_pillow(path: Path, im: Image.Image) -> ImageData:
     )
     image.xmp = _xmp_upright(xmp) if xmp else None
     return image
+
+
+def _raw_profile_text(data: bytes) -> str:
+    """ImageMagick's "Raw profile type" text: a newline, the name, the length, then hex in lines of 72."""
+    digits = data.hex()
+    lines = "\n".join(digits[i : i + 72] for i in range(0, len(digits), 72))
+    return f"\nxmp\n{len(data):8d}\n{lines}\n"
+
+
+def _from_raw_profile(text: str) -> bytes | None:
+    """The bytes of a "Raw profile type" text, or None when it is not one."""
+    parts = text.strip().split(None, 2)
+    if len(parts) != 3 or not parts[1].isdigit():
+        return None
+    try:
+        data = bytes.fromhex("".join(parts[2].split()))
+    except ValueError:
+        return None
+    return data if len(data) == int(parts[1]) else None
 
 
 def _xmp_upright(xmp: bytes) -> bytes:
@@ -672,6 +697,7 @@ def _pillow_save_options(
             info.add_text(key, value)
         if xmp:
             info.add_itxt(_PNG_XMP_KEY, xmp.decode("utf-8", "replace"))
+            info.add_text(_PNG_RAW_XMP_KEY, _raw_profile_text(xmp), zip=True)
         options["pnginfo"] = info
     elif xmp and fmt in _XMP_FORMATS:
         options["xmp"] = xmp

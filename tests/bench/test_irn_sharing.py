@@ -25,6 +25,7 @@ def test_the_report_scores_irn_and_bicubic_for_each_codec(tmp_path):
         "png",
         "jpeg-q95",
         "jpeg-q90",
+        "jpeg-q90-420",
         "jpeg-q75",
         "webp-q90",
     }

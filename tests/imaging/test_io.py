@@ -499,3 +499,19 @@ def test_xmp_is_kept_across_formats_with_its_orientation_made_upright(tmp_path: 
     again = load_image(out)
     assert again.xmp == loaded.xmp
     assert image_io._PNG_XMP_KEY not in again.text  # held once, as XMP
+
+
+def test_a_png_holds_xmp_where_imagemagick_finds_it_too(tmp_path: Path) -> None:
+    source = tmp_path / "rated.jpg"
+    Image.new("RGB", (12, 8), (90, 120, 150)).save(source, xmp=XMP_PACKET)
+    out = save_image(load_image(source), tmp_path / "out.png")
+    with Image.open(out) as im:
+        raw = im.text[image_io._PNG_RAW_XMP_KEY]
+    assert image_io._from_raw_profile(raw) == load_image(source).xmp
+    # a PNG that has only ImageMagick's form (as ImageMagick writes it) is read too
+    only_raw = PngImagePlugin.PngInfo()
+    only_raw.add_text(image_io._PNG_RAW_XMP_KEY, raw, zip=True)
+    Image.new("RGB", (4, 4)).save(tmp_path / "magick.png", pnginfo=only_raw)
+    loaded = load_image(tmp_path / "magick.png")
+    assert loaded.xmp == load_image(source).xmp and image_io._PNG_RAW_XMP_KEY not in loaded.text
+    assert image_io._from_raw_profile("\nxmp\n  99\nzz\n") is None
