@@ -78,10 +78,43 @@ def run_self_test(gui: bool = True) -> int:
                 return f"{result.image.width}×{result.image.height} on {result.info.get('device', '?')}"
 
             _check(f"{method.id} {action}", work, failures)
+    _check("irn shrink + restore, survive JPEG", lambda: _irn_through_jpeg(image), failures)
     if gui:
         _check("main window (offscreen)", _open_and_close_window, failures)
     print(f"{len(failures)} failed" if failures else "all checks passed")
     return 1 if failures else 0
+
+
+def _irn_through_jpeg(image) -> str:
+    """The JPEG-robust IRN model: shrink, re-save as JPEG q90 keeping the marker (XMP), restore."""
+    import io
+    import tempfile
+    from pathlib import Path
+
+    from PIL import Image
+
+    from enhancer.imaging.colour import quantize_8bit
+    from enhancer.imaging.io import load_image, save_image
+    from enhancer.methods.irn import read_marker
+    from enhancer.runtime.runner import Job, run_job
+
+    small = run_job(Job(image, "irn", 2, {"survive_jpeg": True}, "auto", action="shrink", seed=0)).image
+    small = small.with_pixels(quantize_8bit(small.pixels), small.alpha)
+    with tempfile.TemporaryDirectory() as folder:
+        png = save_image(small, Path(folder) / "small.png")
+        buffer = io.BytesIO()
+        with Image.open(png) as im:
+            im.save(buffer, format="JPEG", quality=90, xmp=im.info["xmp"])
+        jpeg = Path(folder) / "small.jpg"
+        jpeg.write_bytes(buffer.getvalue())
+        shared = load_image(jpeg)
+    marker = read_marker(shared)
+    if marker is None or marker.variant != "jpeg":
+        raise ValueError("the IRN marker did not survive the JPEG re-save")
+    back = run_job(Job(shared, "irn", 2, {}, "auto", action="restore"))
+    if back.info.get("model") != "JPEG-robust" or "warning" in back.info:
+        raise ValueError(f"restored with {back.info.get('model')}: {back.info.get('warning', '')}")
+    return f"JPEG q90 with its marker → {back.image.width}×{back.image.height}"
 
 
 def _load_shipped_models() -> str:

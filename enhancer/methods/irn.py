@@ -307,6 +307,7 @@ class IRNModel:
     samples_z: bool = True  # False: trained for z = 0 only, so a sampled z would restore noise
     variant: str = "standard"
     superseded: bool = False
+    repair: bool = False  # its restore graph takes a ``repair`` input (JPEGRepair for a re-encoded LR)
 
 
 def installed_models() -> list[IRNModel]:
@@ -336,6 +337,7 @@ def installed_models() -> list[IRNModel]:
                 samples_z=z_std > 0,
                 variant=str(entry.get("variant", "standard")),
                 superseded=bool(entry.get("superseded", False)),
+                repair=bool(entry.get("repair", False)),
             )
         )
     return models
@@ -424,7 +426,7 @@ class BFloat16Graph:
         state, _ = state_dict_from_onnx(path)
         scale = 4 if any(key.startswith("blocks.1.") for key in state) else 2
         blocks = 1 + max(int(key.split(".")[2]) for key in state if key.startswith("blocks.0."))
-        net = IRN(scale, blocks_per_level=blocks)
+        net = IRN(scale, blocks_per_level=blocks, repair=any(key.startswith("repair.") for key in state))
         net.load_state_dict(state)
         self.net = bfloat16_inference(net)
         self._torch = torch
@@ -436,9 +438,9 @@ class BFloat16Graph:
             if "hr" in feeds:
                 out = self.net(torch.from_numpy(feeds["hr"]))[:, :3]
             else:
-                out = self.net.inverse(
-                    torch.cat([torch.from_numpy(feeds["lr"]), torch.from_numpy(feeds["z"])], 1)
-                )
+                repair = bool(feeds["repair"][0]) if "repair" in feeds else False
+                lr, z = torch.from_numpy(feeds["lr"]), torch.from_numpy(feeds["z"])
+                out = self.net.restore(lr, z, repair=repair)
         return [out.numpy()]
 
 
@@ -567,11 +569,16 @@ def restore_pixels(
     *,
     z_mode: str = "zero",
     seed: int | None = None,
+    repair: bool | None = None,
     tile: int,
     overlap: int,
     progress=None,
 ) -> np.ndarray:
-    """The restored HR (h*s x w*s x 3 floats) of an LR image, z drawn once for the whole image."""
+    """The restored HR (h*s x w*s x 3 floats) of an LR image, z drawn once for the whole image.
+
+    ``repair`` is for a graph with a repair input: True for a re-encoded LR, False for the exact inverse.
+    """
+    extra = {} if repair is None else {"repair": np.array([1.0 if repair else 0.0], dtype=np.float32)}
     z_count = 3 * scale * scale - 3
     lr = np.ascontiguousarray(lr, dtype=np.float32)
     if z_mode == "sample":
@@ -587,7 +594,7 @@ def restore_pixels(
             z_tile = np.zeros((1, z_count, *part.shape[:2]), dtype=np.float32)
         else:
             z_tile = _nchw(part[..., 3:])
-        return _hwc(session.run(None, {"lr": _nchw(part[..., :3]), "z": z_tile})[0])
+        return _hwc(session.run(None, {"lr": _nchw(part[..., :3]), "z": z_tile, **extra})[0])
 
     return run_tiled(source, restore_tile, scale=scale, tile=tile, overlap=overlap, progress=progress)
 
@@ -596,6 +603,7 @@ def restore_with_irn(image: ImageData, scale: int, options: IRNOptions, context:
     """Restore an LR made by ``shrink_with_irn`` (or, with ``force``, any image) by the exact inverse."""
     marker = read_marker(image)
     notes: dict[str, str] = {}
+    untouched = False  # the very pixels shrink wrote: the exact inverse, never a repair
     if marker is None:
         if not options.force:
             raise ValueError(NOT_SHRUNK_MESSAGE)
@@ -607,7 +615,7 @@ def restore_with_irn(image: ImageData, scale: int, options: IRNOptions, context:
     else:
         changed = check_lr_against_marker(image.pixels, marker)
         if changed is None:
-            pass
+            untouched = marker.lr_sha256 is not None
         elif marker.variant == "jpeg" and not changed.startswith(NOT_THE_PICTURE):
             notes["notice"] = (
                 "re-encoded after shrinking (e.g. as JPEG by a messenger): this small file was made by the "
@@ -645,6 +653,7 @@ def restore_with_irn(image: ImageData, scale: int, options: IRNOptions, context:
         scale,
         z_mode=options.z,
         seed=context.seed,
+        repair=not untouched if model.repair else None,
         tile=tile,
         overlap=overlap,
         progress=lambda f: progress.report(0.95 * f, "restore", "tiles"),
@@ -676,6 +685,7 @@ def restore_with_irn(image: ImageData, scale: int, options: IRNOptions, context:
             "z": options.z,
             "engine": engine,
             "model": "JPEG-robust" if model.variant == "jpeg" else "standard",
+            **({"jpeg_repair": "off" if untouched else "on"} if model.repair else {}),
             **notes,
         },
     )

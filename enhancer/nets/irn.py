@@ -5,6 +5,11 @@ followed by ``BLOCKS_PER_LEVEL`` affine coupling blocks; x4 stacks two levels. A
 3 channels are the LR image and the rest are z, which training pushes towards N(0, I) so that it can be
 dropped and re-drawn when restoring. ``forward`` computes f, ``inverse`` computes f^-1 exactly.
 
+The JPEG-robust variant adds ``JPEGRepair`` on the restore side only (asymmetric, as SAIN argues a
+compression-robust rescaler must be): a small residual CNN that maps a re-encoded LR back towards the LR that
+shrink made, before the exact inverse. It is used only on an LR that was re-encoded; an untouched LR goes
+straight into the exact inverse. ``restore`` is the whole restore path.
+
 Shared by the trainer (``enhancer.train``) and the ONNX exporter. The app runs the exported graphs, or, on
 CPUs that compute bfloat16 natively, this network rebuilt from them (``state_dict_from_onnx``,
 ``bfloat16_inference``).
@@ -30,6 +35,10 @@ DENSE_CONVS = 5
 LEAKY_SLOPE = 0.2
 DENSE_INIT_SCALE = 0.1  # Xavier init of convs 1-4 scaled by 0.1; conv 5 starts at zero
 SUPPORTED_SCALES = (2, 4)
+REPAIR_CHANNELS = (
+    48  # JPEGRepair: width and depth (receptive field 15 LR px: a JPEG block and its neighbours)
+)
+REPAIR_CONVS = 7
 # How the exported graphs (``enhancer.train.irn_export``) name the parameters, so they can be read back.
 PARAMETER_PREFIX = "net."
 PARAMETER_ALIASES = "irn_parameter_aliases"  # metadata key: parameters stored under another initialiser
@@ -125,14 +134,38 @@ class CouplingBlock(nn.Module):
         return torch.cat([x1, x2], dim=1)
 
 
+class JPEGRepair(nn.Module):
+    """LR -> LR + a correction: 3x3 convolutions with LeakyReLU, the last one zero-initialised (identity)."""
+
+    def __init__(self, channels: int = REPAIR_CHANNELS, convs: int = REPAIR_CONVS) -> None:
+        super().__init__()
+        widths = [IMAGE_CHANNELS] + [channels] * (convs - 1) + [IMAGE_CHANNELS]
+        self.convs = nn.ModuleList(nn.Conv2d(widths[i], widths[i + 1], 3, padding=1) for i in range(convs))
+        self.activation = nn.LeakyReLU(LEAKY_SLOPE)
+        nn.init.zeros_(self.convs[-1].weight)
+        nn.init.zeros_(self.convs[-1].bias)
+
+    def correction(self, lr: torch.Tensor) -> torch.Tensor:
+        x = lr
+        for conv in self.convs[:-1]:
+            x = self.activation(conv(x))
+        return self.convs[-1](x)
+
+    def forward(self, lr: torch.Tensor) -> torch.Tensor:
+        return lr + self.correction(lr)
+
+
 class IRN(nn.Module):
     """IRN for x2 (one level) or x4 (two levels): ``forward`` HR -> LR ++ z, ``inverse`` LR ++ z -> HR.
 
     Inputs' sides must be multiples of ``scale``. The output of ``forward`` has ``3 + z_channels(scale)``
-    channels; ``inverse`` accepts the same layout (``split``/``join`` help with it).
+    channels; ``inverse`` accepts the same layout (``split``/``join`` help with it). With ``repair`` the
+    restore path (``restore``) first repairs the LR with ``JPEGRepair``.
     """
 
-    def __init__(self, scale: int = 2, blocks_per_level: int = BLOCKS_PER_LEVEL) -> None:
+    def __init__(
+        self, scale: int = 2, blocks_per_level: int = BLOCKS_PER_LEVEL, repair: bool = False
+    ) -> None:
         super().__init__()
         if scale not in SUPPORTED_SCALES:
             raise ValueError(f"IRN supports scales {SUPPORTED_SCALES}, got {scale}")
@@ -143,6 +176,7 @@ class IRN(nn.Module):
         for _ in range(self.levels):
             channels *= 4
             self.blocks.append(nn.ModuleList(CouplingBlock(channels) for _ in range(blocks_per_level)))
+        self.repair = JPEGRepair() if repair else None
 
     def forward(self, hr: torch.Tensor) -> torch.Tensor:
         x = hr
@@ -159,6 +193,13 @@ class IRN(nn.Module):
                 x = block.inverse(x)
             x = haar_inverse(x)
         return x
+
+    def restore(self, lr: torch.Tensor, z: torch.Tensor, repair: bool = True) -> torch.Tensor:
+        """HR from an LR and z: for a re-encoded LR (``repair``) the repair first, if the net has one; then
+        the exact inverse."""
+        if repair and self.repair is not None:
+            lr = self.repair(lr)
+        return self.inverse(self.join(lr, z))
 
     @staticmethod
     def split(y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -183,13 +224,16 @@ class IRNDownscale(nn.Module):
 
 
 class IRNUpscale(nn.Module):
-    """The restore direction as one graph for export: (LR, z) -> HR."""
+    """The restore direction as one graph for export: (LR, z) -> HR; with a repair, (LR, z, repair) -> HR,
+    ``repair`` a 1-element tensor: 1 applies the repair (a re-encoded LR), 0 leaves the exact inverse."""
 
     def __init__(self, net: IRN) -> None:
         super().__init__()
         self.net = net
 
-    def forward(self, lr: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, lr: torch.Tensor, z: torch.Tensor, repair: torch.Tensor | None = None) -> torch.Tensor:
+        if self.net.repair is not None and repair is not None:
+            lr = lr + repair.reshape(1, 1, 1, 1) * self.net.repair.correction(lr)
         return self.net.inverse(torch.cat([lr, z], dim=1))
 
 

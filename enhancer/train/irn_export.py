@@ -76,7 +76,7 @@ def _export_graph(
     module: torch.nn.Module, inputs: tuple[torch.Tensor, ...], names: list[str], path: Path
 ) -> None:
     input_names = names[:-1]
-    dynamic = {name: {0: "batch", 2: "height", 3: "width"} for name in names}
+    dynamic = {name: {0: "batch", 2: "height", 3: "width"} for name in names if name != "repair"}
     torch.onnx.export(
         module,
         inputs,
@@ -164,7 +164,11 @@ def export_irn(
         down_tmp, up_tmp = Path(tmp) / "down.onnx", Path(tmp) / "up.onnx"
         with torch.no_grad():
             _export_graph(IRNDownscale(net), (hr,), ["hr", "lr"], down_tmp)
-            _export_graph(IRNUpscale(net), (lr, z), ["lr", "z", "hr"], up_tmp)
+            if net.repair is None:
+                _export_graph(IRNUpscale(net), (lr, z), ["lr", "z", "hr"], up_tmp)
+            else:
+                strength = torch.ones(1)
+                _export_graph(IRNUpscale(net), (lr, z, strength), ["lr", "z", "repair", "hr"], up_tmp)
         for path, direction in ((down_tmp, "shrink"), (up_tmp, "restore")):
             model = onnx.load(str(path))
             aliases = json.dumps(_parameter_aliases(net, model), separators=(",", ":"))
@@ -186,6 +190,7 @@ def export_irn(
                 "scale": scale,
                 "variant": variant,
                 "direction": direction,
+                "repair": net.repair is not None,
                 "file": path.name,
                 "sha256": sha256_of(path),
                 "external_data": data_path.name,
@@ -276,7 +281,8 @@ def record_measurement(
 def load_checkpoint(path: Path) -> tuple[IRN, dict[str, Any]]:
     """The network stored in a training checkpoint, and what the checkpoint says about its training."""
     checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-    net = IRN(int(checkpoint["scale"]))
+    repair = any(key.startswith("repair.") for key in checkpoint["net"])
+    net = IRN(int(checkpoint["scale"]), repair=repair)
     net.load_state_dict(checkpoint["net"])
     config = checkpoint.get("config", {})
     facts: dict[str, Any] = {"iterations": int(checkpoint["iteration"])}
@@ -288,7 +294,10 @@ def load_checkpoint(path: Path) -> tuple[IRN, dict[str, Any]]:
         facts["data"] = Path(config.get("data", "")).name or config.get("data")
         facts["recipe"] = {
             k: config[k]
-            for k in ("batch", "patch", "lr", "lr_milestones", "z_std", "amp", "robust", "jpeg_quality")
+            for k in (
+                *("batch", "patch", "lr", "lr_milestones", "z_std", "amp"),
+                *("robust", "jpeg_quality", "repair", "forward_weight"),
+            )
             if k in config
         }
         if config.get("robust", "none") != "none":

@@ -9,7 +9,10 @@ sum(z^2) / batch (weight 1). The LR is rounded to 8 bits with a straight-through
 8-bit LR goes through a real JPEG save and load (a random quality in ``--jpeg-quality``, 4:2:0 or 4:4:4) whose
 gradient comes from a differentiable model of the codec (``enhancer.train.jpeg_simulation``); a share of the
 iterations (``--clean-share``) keeps the lossless round trip. Its validation adds the round trip through JPEG
-q90 4:2:0 (``val_jpeg90_psnr_y``), the figure that decides whether a checkpoint is better.
+q90 4:2:0 (``val_jpeg90_psnr_y``), the figure that decides whether a checkpoint is better. ``--repair`` adds
+the restore-side ``JPEGRepair`` (trained on the re-encoded iterations only; it starts as the identity, so a
+run can add it to a robust checkpoint), and ``--forward-weight`` raises the LR guidance so the small file
+still looks like a plain downscale while the backward loss grows with the JPEG error.
 
 Checkpoints (network, optimiser, iteration, training time and hardware) go to ``--out``/``latest.pt``;
 ``--resume`` continues from one, ``--init`` starts from weights: a checkpoint, a shipped ONNX file
@@ -104,6 +107,8 @@ class TrainConfig:
     robust: str = "none"
     jpeg_quality: tuple[int, int] = JPEG_QUALITIES
     clean_share: float = CLEAN_SHARE
+    repair: bool = False
+    forward_weight: float | None = None  # None: the paper's (FORWARD_WEIGHT)
 
 
 # ---- data ------------------------------------------------------------------------------------------------
@@ -173,13 +178,14 @@ def irn_losses(
     inverse_fn: Callable | None = None,
     z_std: float = PAPER_Z_STD,
     degrade: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    forward_weight: float | None = None,
 ) -> dict[str, torch.Tensor]:
     """The three IRN losses for a batch of HR patches (N x 3 x H x W, sides multiples of the scale).
 
     ``forward_fn``/``inverse_fn`` replace ``net``/``net.inverse`` (e.g. their compiled versions). ``z_std``
     scales the z drawn for the backward pass: 1 is the paper; 0 trains the z = 0 restore only, which learns
     far faster on a small budget but leaves ``--z sample`` restores noisy. ``degrade`` (e.g. a JPEG re-save)
-    acts on the 8-bit LR before it is restored.
+    acts on the 8-bit LR before it is restored, and then the net's repair (if any) too.
     """
     forward_fn = forward_fn or net
     inverse_fn = inverse_fn or net.inverse
@@ -192,11 +198,12 @@ def irn_losses(
     shared = quantise_straight_through(lr)
     if degrade is not None:
         shared = degrade(shared.float()).to(lr.dtype)
+        if net.repair is not None:
+            shared = net.repair(shared)
     restored = inverse_fn(IRN.join(shared, torch.randn_like(z) * z_std))
     backward = (restored - hr).abs().sum() / batch
-    total = (
-        FORWARD_WEIGHT[net.scale] * forward + BACKWARD_WEIGHT * backward + DISTRIBUTION_WEIGHT * distribution
-    )
+    forward_weight = FORWARD_WEIGHT[net.scale] if forward_weight is None else forward_weight
+    total = forward_weight * forward + BACKWARD_WEIGHT * backward + DISTRIBUTION_WEIGHT * distribution
     return {"total": total, "forward": forward, "backward": backward, "distribution": distribution}
 
 
@@ -214,7 +221,7 @@ def round_trip(
     if jpeg is not None:
         lr = jpeg_round_trip(lr, jpeg)
     z = torch.zeros_like(z) if z_mode == "zero" else torch.randn_like(z)
-    return lr, net.inverse(IRN.join(lr, z)).clamp(0.0, 1.0)
+    return lr, net.restore(lr, z, repair=jpeg is not None).clamp(0.0, 1.0)
 
 
 def validation_crops(paths: list[Path], crop: int, scale: int) -> list[np.ndarray]:
@@ -272,6 +279,9 @@ def load_initial_weights(net: IRN, source: Path) -> int:
     own = net.state_dict()
     if set(state) == set(own):
         net.load_state_dict(state)
+        return iterations
+    if set(state) < set(own) and all(k.startswith("repair.") for k in set(own) - set(state)):
+        net.load_state_dict(state, strict=False)  # a repair added to a trained net starts as the identity
         return iterations
     # x2 -> x4: keys "blocks.0.*" exist in both; the rest stays at its initialisation.
     shared = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
@@ -338,7 +348,7 @@ def train(config: TrainConfig) -> Path:
     best_path = out / "best.pt"  # the checkpoint with the best decisive validation figure so far
     log_path = out / "log.jsonl"
 
-    net = IRN(config.scale).to(device)
+    net = IRN(config.scale, repair=config.repair).to(device)
     iteration = 0
     prior_seconds, prior_hardware = 0.0, []
     optimizer = torch.optim.Adam(
@@ -354,6 +364,10 @@ def train(config: TrainConfig) -> Path:
         print(f"resumed {checkpoint_path} at iteration {iteration}", flush=True)
     elif config.init:
         iteration = load_initial_weights(net, Path(config.init))
+        if Path(config.init).suffix == ".pt":  # a checkpoint's training time and hardware carry over
+            source = torch.load(config.init, map_location="cpu", weights_only=False)
+            prior_seconds = float(source.get("train_seconds", 0.0))
+            prior_hardware = list(source.get("hardware", []))
         print(f"initialised from {config.init} (iteration {iteration})", flush=True)
     if config.channels_last:
         net = net.to(memory_format=torch.channels_last)
@@ -426,7 +440,9 @@ def train(config: TrainConfig) -> Path:
                 setting = random_setting(jpeg_rng, config.jpeg_quality, JPEG_SUBSAMPLED_SHARE)
                 degrade = lambda lr, setting=setting: jpeg_round_trip(lr, setting)  # noqa: E731
             with torch.autocast(device.type, dtype=autocast_type, enabled=config.amp):
-                losses = irn_losses(net, hr, forward_fn, inverse_fn, config.z_std, degrade)
+                losses = irn_losses(
+                    net, hr, forward_fn, inverse_fn, config.z_std, degrade, config.forward_weight
+                )
             optimizer.zero_grad(set_to_none=True)
             losses["total"].backward()
             norm = torch.nn.utils.clip_grad_norm_(net.parameters(), config.grad_clip)
@@ -502,6 +518,10 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     )
     parser.add_argument(
         "--clean-share", type=float, default=CLEAN_SHARE, help="share of --robust iterations without JPEG"
+    )
+    parser.add_argument("--repair", action="store_true", help="add the restore-side JPEGRepair (--robust)")
+    parser.add_argument(
+        "--forward-weight", type=float, default=None, help="LR guidance weight (default: the paper's, 4 / 16)"
     )
     args = parser.parse_args(argv)
     values = vars(args)

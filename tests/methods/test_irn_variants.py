@@ -20,13 +20,13 @@ from enhancer.runtime.runner import Job, run_job
 pytest.importorskip("onnxruntime")
 
 
-def _random_irn(seed: int):
-    from enhancer.nets.irn import IRN, DenseBlock
+def _random_irn(seed: int, repair: bool = False):
+    from enhancer.nets.irn import IRN, DenseBlock, JPEGRepair
 
     torch.manual_seed(seed)
-    net = IRN(2, blocks_per_level=1)
+    net = IRN(2, blocks_per_level=1, repair=repair)
     for module in net.modules():
-        if isinstance(module, DenseBlock):
+        if isinstance(module, (DenseBlock, JPEGRepair)):
             torch.nn.init.normal_(module.convs[-1].weight, 0.0, 0.02)
     return net
 
@@ -40,7 +40,7 @@ def models_dir(tmp_path_factory) -> Path:
     export_irn(_random_irn(1), folder, training={"iterations": 1})
     keep_previous(folder, 2)
     export_irn(_random_irn(2), folder, training={"iterations": 2})
-    export_irn(_random_irn(3), folder, training={"iterations": 3}, variant="jpeg")
+    export_irn(_random_irn(3, repair=True), folder, training={"iterations": 3}, variant="jpeg")
     return folder
 
 
@@ -193,3 +193,29 @@ def test_an_editor_that_rewrites_our_attribute_as_an_element_still_leaves_a_read
     buffer = io.BytesIO(rewritten)
     small.text, small.xmp = {}, buffer.getvalue()
     assert irn.read_marker(small) == irn.IRNMarker.from_text(text)
+
+
+@pytest.mark.parametrize("engine", ["onnx", "bf16"])
+def test_the_repair_acts_only_on_a_re_encoded_small_file(tmp_path, engine):
+    model = irn.find_model(2, "jpeg")
+    assert model.repair
+    small = run(photo(), "shrink", survive_jpeg=True).image
+    small = small.with_pixels(quantize_8bit(small.pixels), None)
+    untouched = run(small, "restore", engine=engine)
+    assert untouched.info["jpeg_repair"] == "off"
+    session, _ = irn.session_for(model.restore_path, "cpu")
+    exact = irn.restore_pixels(small.pixels, session, 2, repair=False, tile=64, overlap=8)
+    np.testing.assert_allclose(
+        untouched.image.pixels, np.clip(exact, 0, 1), atol=2e-2 if engine == "bf16" else 1e-6
+    )
+
+    shared = load_image(as_jpeg(small, tmp_path, f"shared-{engine}", keep_xmp=True))
+    repaired = run(shared, "restore", engine=engine)
+    assert repaired.info["jpeg_repair"] == "on"
+    unrepaired = np.clip(
+        irn.restore_pixels(shared.pixels, session, 2, repair=False, tile=64, overlap=8), 0, 1
+    )
+    assert np.abs(repaired.image.pixels - unrepaired).max() > 1e-3  # the repair changed something
+    if engine == "bf16":
+        onnx = run(shared, "restore", engine="onnx").image.pixels
+        np.testing.assert_allclose(repaired.image.pixels, onnx, atol=2e-2)

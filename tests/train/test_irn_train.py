@@ -94,3 +94,52 @@ def test_losses_are_finite_and_quantisation_passes_gradients():
     losses = irn_losses(IRN(2), torch.rand(2, 3, 16, 16))
     assert set(losses) == {"total", "forward", "backward", "distribution"}
     assert all(torch.isfinite(v) for v in losses.values())
+
+
+def test_a_jpeg_robust_run_with_a_repair_from_a_plain_checkpoint_exports_its_variant(tiny_dataset, tmp_path):
+    from enhancer.train.irn_export import export_irn, load_checkpoint
+
+    plain = TrainConfig(
+        scale=2,
+        data=str(tiny_dataset),
+        out=str(tmp_path / "plain"),
+        iterations=1,
+        batch=2,
+        patch=32,
+        validation_images=2,
+        validate_every=1,
+        threads=1,
+    )
+    train(plain)
+    robust = TrainConfig(
+        scale=2,
+        data=str(tiny_dataset),
+        out=str(tmp_path / "robust"),
+        iterations=3,
+        batch=2,
+        patch=32,
+        validation_images=2,
+        validate_every=1,
+        threads=1,
+        robust="jpeg",
+        clean_share=0.0,
+        repair=True,
+        forward_weight=16.0,
+        init=str(tmp_path / "plain" / "latest.pt"),
+    )
+    train(robust)
+    log = [json.loads(line) for line in (tmp_path / "robust" / "log.jsonl").read_text().splitlines()]
+    assert log[0]["iteration"] == 1  # carried on from the plain run's iteration count
+    assert all(np.isfinite(entry["val_jpeg90_psnr_y"]) for entry in log)
+    best = torch.load(tmp_path / "robust" / "best.pt", weights_only=False)
+    assert best["best"] == max(entry["val_jpeg90_psnr_y"] for entry in log)
+    assert (
+        best["train_seconds"]
+        > torch.load(tmp_path / "plain" / "latest.pt", weights_only=False)["train_seconds"]
+    )
+    net, facts = load_checkpoint(tmp_path / "robust" / "latest.pt")
+    assert net.repair is not None and facts["recipe"]["robust"] == "jpeg" and facts["recipe"]["repair"]
+    assert any(float(p.abs().sum()) > 0 for p in net.repair.convs[-1].parameters())  # it trained
+    entries = export_irn(net, tmp_path / "models", training=facts, variant="jpeg")
+    assert {e["file"] for e in entries} == {"irn_x2_jpeg_down.onnx", "irn_x2_jpeg_up.onnx"}
+    assert all(e["repair"] and e["variant"] == "jpeg" for e in entries)
