@@ -68,7 +68,11 @@ def measure(dataset: Path, scale: int, limit: int | None = None, variant: str = 
         for codec, quality, subsampling in CODECS:
             name = codec_name(codec, quality, subsampling)
             shared = reencode(lr8, codec, quality, subsampling)
-            restored = restore_pixels(shared, restore_session, scale, tile=tile, overlap=overlap)
+            # as restore does: the repair (JPEG-robust models) only for a re-encoded file
+            repair = (codec != "PNG") if model.repair else None
+            restored = restore_pixels(
+                shared, restore_session, scale, repair=repair, tile=tile, overlap=overlap
+            )
             enlarged = np.clip(imresize(shared, scale=scale), 0, 1)
             row[name] = {
                 "irn": score(np.clip(restored, 0, 1), hr, scale)._asdict(),
