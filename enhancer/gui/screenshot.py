@@ -45,7 +45,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--image", type=Path, default=None, help="image to open (default: the bundled sample)"
     )
-    parser.add_argument("--methods", default="bicubic,lanczos", help="methods to run, comma-separated")
+    parser.add_argument(
+        "--methods",
+        default="bicubic,lanczos",
+        help="methods to run, comma-separated; METHOD:ACTION for another action (e.g. irn:restore)",
+    )
     parser.add_argument("--scale", type=int, default=4)
     parser.add_argument(
         "--option", action="append", default=[], help="METHOD.NAME=VALUE, e.g. zssr.preset=fast"
@@ -83,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         methods = [name.strip() for name in args.methods.split(",") if name.strip()]
         window.compare.set_pane_count(min(max(len(methods) + 1, 2), 4))
         queued = []
-        for method_id in methods:
+        for method in methods:
+            method_id, _, action = method.partition(":")
             window.method_panel.select_method(method_id)
             window.method_panel.set_scale(args.scale)
             prefix = f"{method_id}."
@@ -91,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                 item[len(prefix) :].split("=", 1) for item in args.option if item.startswith(prefix)
             )
             window.method_panel.set_option_values(values)
-            queued += window.run_method("upscale")
+            queued += window.run_method(action or "upscale")
         wait_until(app, lambda: all(job.state.finished for job in queued), args.timeout)
         window.compare.set_mode(args.mode)
         if args.reference is not None:
