@@ -614,6 +614,8 @@ def lossy_conversions(image: ImageData, format: str | None, path: Path | str = "
         lost.append(f"{fmt} has no transparency: the alpha channel is dropped")
     if image.bit_depth == 16 and fmt not in _DEEP_FORMATS:
         lost.append(f"{fmt} holds 8 bits per channel: the 16-bit image is saved with 8")
+    if image.xmp and fmt not in _XMP_FORMATS:
+        lost.append(f"the XMP metadata (keywords, ratings, edit history …) is not written to {fmt}")
     return lost
 
 

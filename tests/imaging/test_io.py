@@ -515,3 +515,9 @@ def test_a_png_holds_xmp_where_imagemagick_finds_it_too(tmp_path: Path) -> None:
     loaded = load_image(tmp_path / "magick.png")
     assert loaded.xmp == load_image(source).xmp and image_io._PNG_RAW_XMP_KEY not in loaded.text
     assert image_io._from_raw_profile("\nxmp\n  99\nzz\n") is None
+
+
+def test_a_format_without_xmp_says_it_is_dropped() -> None:
+    image = ImageData(np.zeros((4, 4, 3), np.float32), xmp=XMP_PACKET)
+    assert any("XMP" in note for note in image_io.lossy_conversions(image, "tiff"))
+    assert not any("XMP" in note for note in image_io.lossy_conversions(image, "jpeg"))
