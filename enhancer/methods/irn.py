@@ -354,11 +354,14 @@ def find_model(scale: int, variant: str = "standard") -> IRNModel:
     """The current IRN model for ``scale`` and ``variant``; raises ``ValueError`` if there is none."""
     if variant not in VARIANTS:
         raise ValueError(f"IRN variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
-    for model in installed_models():
-        if model.scale == scale and model.variant == variant and not model.superseded:
+    current = [model for model in installed_models() if model.variant == variant and not model.superseded]
+    for model in current:
+        if model.scale == scale:
             return _checked(model)
     kind = "JPEG-robust " if variant == "jpeg" else ""
-    raise ValueError(f"no {kind}IRN x{scale} model is installed (models/{MANIFEST_NAME})")
+    others = sorted(f"x{model.scale}" for model in current)
+    there = f": there is one for {', '.join(others)}" if others else f" (models/{MANIFEST_NAME})"
+    raise ValueError(f"no {kind}IRN x{scale} model is installed{there}")
 
 
 def model_for_marker(marker: IRNMarker) -> IRNModel | None:

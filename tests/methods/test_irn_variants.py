@@ -82,7 +82,7 @@ def test_the_manifest_lists_current_superseded_and_jpeg_models(models_dir):
     assert superseded.shrink_path.name.startswith("irn_x2-") and superseded.shrink_path.exists()
     assert irn.find_model(2).weights_sha256 != superseded.weights_sha256
     assert irn.find_model(2, "jpeg").variant == "jpeg"
-    with pytest.raises(ValueError, match="no JPEG-robust IRN x4 model"):
+    with pytest.raises(ValueError, match="no JPEG-robust IRN x4 model is installed: there is one for x2"):
         irn.find_model(4, "jpeg")
 
 
