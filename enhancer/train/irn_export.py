@@ -211,9 +211,9 @@ def read_manifest(models_dir: Path = MODELS_DIR) -> dict[str, Any]:
 
 def _manifest_key(entry: dict[str, Any]) -> tuple[str, int, str, str, str]:
     """What identifies an entry: a superseded model's also by its weights."""
-    superseded = entry["external_data_sha256"] if entry.get("superseded") else ""
+    superseded = entry.get("external_data_sha256", "") if entry.get("superseded") else ""
     variant = entry.get("variant", "standard")
-    return entry["method"], entry["scale"], variant, superseded, entry["direction"]
+    return entry["method"], entry.get("scale", 0), variant, superseded, entry.get("direction", "")
 
 
 def update_manifest(models_dir: Path, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
