@@ -27,7 +27,13 @@ def _has_shipped_x2() -> bool:
     if not manifest.exists():
         return False
     entries = json.loads(manifest.read_text())["models"]
-    return sum(e["method"] == "irn" and e["scale"] == 2 for e in entries) == 2
+    return (
+        sum(
+            e["method"] == "irn" and e["scale"] == 2 and e.get("variant", "standard") == "standard"
+            for e in entries
+        )
+        == 2
+    )
 
 
 @pytest.fixture(scope="module")

@@ -75,7 +75,13 @@ def _shipped(scale: int) -> bool:
     if not manifest.exists():
         return False
     entries = json.loads(manifest.read_text())["models"]
-    return sum(e["method"] == "irn" and e["scale"] == scale for e in entries) == 2
+    return (
+        sum(
+            e["method"] == "irn" and e["scale"] == scale and e.get("variant", "standard") == "standard"
+            for e in entries
+        )
+        == 2
+    )
 
 
 @pytest.mark.parametrize("scale", [2, 4])
