@@ -715,7 +715,8 @@ register(
         id="irn",
         name="IRN (shrink & restore)",
         purpose="Shrink a photo for sharing into a small PNG that IRN can later restore to nearly the original "
-        "(only images it shrank itself; keep the small file lossless).",
+        "(only images it shrank itself; keep the small file lossless, or tick Survive JPEG if a messenger or "
+        "website will re-save it as JPEG).",
         scales=IRN_SCALES,
         options_type=IRNOptions,
         devices=("cpu", "cuda"),
