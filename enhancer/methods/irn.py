@@ -619,17 +619,17 @@ def restore_with_irn(image: ImageData, scale: int, options: IRNOptions, context:
         changed = check_lr_against_marker(image.pixels, marker)
         if changed is None:
             untouched = marker.lr_sha256 is not None
-        elif marker.variant == "jpeg" and not changed.startswith(NOT_THE_PICTURE):
+        elif changed.startswith(NOT_THE_PICTURE):
+            notes["warning"] = changed
+        elif marker.variant == "jpeg":
             notes["notice"] = (
                 "re-encoded after shrinking (e.g. as JPEG by a messenger): this small file was made by the "
                 "JPEG-robust model, which was trained for that"
             )
-        elif marker.variant == "standard" and not changed.startswith(NOT_THE_PICTURE):
+        else:
             notes["warning"] = (
                 f"{changed}. For files you will share, shrink with Survive JPEG (--robust jpeg)"
             )
-        else:
-            notes["warning"] = changed
     model = model_for_marker(marker) if marker is not None else None
     if model is None:
         variant = marker.variant if marker is not None else ("jpeg" if options.survive_jpeg else "standard")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import math
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 import torch
@@ -63,6 +64,7 @@ class JPEGSetting:
             raise ValueError(f"subsampling must be one of {SUBSAMPLINGS}, got {self.subsampling!r}")
 
 
+@cache  # called on every training iteration with a handful of distinct arguments
 def quantisation_table(base: tuple[tuple[int, ...], ...], quality: int) -> torch.Tensor:
     """libjpeg's ``jpeg_quality_scaling``: the base table scaled for ``quality``, entries in 1..255."""
     scaling = 5000 / quality if quality < 50 else 200 - 2 * quality
@@ -70,6 +72,7 @@ def quantisation_table(base: tuple[tuple[int, ...], ...], quality: int) -> torch
     return torch.from_numpy(np.clip(table, 1, 255).astype(np.float32))
 
 
+@cache
 def dct_matrix() -> torch.Tensor:
     """The orthonormal 8-point DCT-II: coefficients = D @ block @ D.T."""
     k = np.arange(BLOCK)[:, None]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -111,16 +112,10 @@ def test_a_jpeg_robust_run_with_a_repair_from_a_plain_checkpoint_exports_its_var
         threads=1,
     )
     train(plain)
-    robust = TrainConfig(
-        scale=2,
-        data=str(tiny_dataset),
+    robust = dataclasses.replace(
+        plain,
         out=str(tmp_path / "robust"),
         iterations=3,
-        batch=2,
-        patch=32,
-        validation_images=2,
-        validate_every=1,
-        threads=1,
         robust="jpeg",
         clean_share=0.0,
         repair=True,
