@@ -20,7 +20,39 @@ from enhancer.gui.library import ImageEntry, ImageLibrary
 
 THUMBNAIL_SIZE = QSize(48, 48)
 SAMPLE_ZOOM = 4  # the samples gallery shows 32x32 faces at 128x128, nearest (each pixel a sharp block)
-INFO_KEYS_SHOWN = ("method", "scale", "device", "provider", "seconds")
+# What a result's details say, in a user's words, in this order; anything else a method reports (training
+# figures, kernel statistics) follows under "Technical". ``provider`` repeats ``device`` in code words.
+INFO_LABELS = {
+    "method": "Method",
+    "action": "Task",
+    "scale": "Scale",
+    "model": "Model",
+    "preset": "Quality",
+    "device": "Ran on",
+    "seconds": "Took",
+    "seconds_total": "Took in all",
+    "engine": "Arithmetic",
+    "jpeg_repair": "JPEG repair",
+    "z": "Lost detail (z)",
+    "samples": "Samples",
+    "temperature": "Temperature",
+    "seed": "Seed",
+    "notice": "Note",
+    "note": "Note",
+    "device_note": "Note",
+    "engine_note": "Note",
+    "input": "Note",
+    "warning": "Warning",
+}
+INFO_HIDDEN = ("provider",)
+INFO_VALUES = {
+    "engine": {"bf16": "bfloat16 (fast on this CPU)", "onnx": "float32 (onnxruntime)"},
+    "jpeg_repair": {
+        "on": "on (the small file was re-encoded)",
+        "off": "off (the untouched small file: the exact inverse)",
+    },
+    "z": {"zero": "zero (the one restoration)", "sample": "sampled"},
+}
 
 
 def thumbnail(entry: ImageEntry) -> QIcon:
@@ -33,15 +65,23 @@ def thumbnail(entry: ImageEntry) -> QIcon:
 
 
 def result_details(entry: ImageEntry) -> str:
-    """Size plus what the method reported (method, scale, device, provider, seconds, ...)."""
+    """Size plus what the method reported, in a user's words; research figures after them."""
     lines = [f"{entry.label}", f"size {entry.size_text}"]
     info = entry.result.info if entry.result is not None else {}
-    ordered = [key for key in INFO_KEYS_SHOWN if key in info] + [k for k in info if k not in INFO_KEYS_SHOWN]
-    for key in ordered:
+    for key, label in INFO_LABELS.items():
+        if key not in info:
+            continue
         value = info[key]
-        lines.append(
-            f"{key} {float(value):.2f} s" if key == "seconds" and _is_number(value) else f"{key} {value}"
-        )
+        if key in ("seconds", "seconds_total") and _is_number(value):
+            value = f"{float(value):.2f} s"
+        elif key == "scale":
+            value = f"×{value}"
+        lines.append(f"{label}: {INFO_VALUES.get(key, {}).get(str(value), value)}")
+    technical = [
+        f"{key} {value}" for key, value in info.items() if key not in INFO_LABELS and key not in INFO_HIDDEN
+    ]
+    if technical:
+        lines += ["Technical:", *technical]
     return "\n".join(lines)
 
 
