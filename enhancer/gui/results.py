@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 
 from enhancer.gui.kernel_view import KernelView
 from enhancer.gui.library import ImageEntry, ImageLibrary
+from enhancer.methods.registry import get_method
 
 THUMBNAIL_SIZE = QSize(48, 48)
 SAMPLE_ZOOM = 4  # the samples gallery shows 32x32 faces at 128x128, nearest (each pixel a sharp block)
@@ -51,7 +52,7 @@ INFO_VALUES = {
         "on": "on (the small file was re-encoded)",
         "off": "off (the untouched small file: the exact inverse)",
     },
-    "z": {"zero": "zero (the one restoration)", "sample": "sampled"},
+    "z": {"zero": "zero (the default restoration)", "sample": "sampled (one of many)"},
 }
 
 
@@ -76,6 +77,8 @@ def result_details(entry: ImageEntry) -> str:
             value = f"{float(value):.2f} s"
         elif key == "scale":
             value = f"×{value}"
+        elif key == "method":
+            value = _method_name(str(value))
         lines.append(f"{label}: {INFO_VALUES.get(key, {}).get(str(value), value)}")
     technical = [
         f"{key} {value}" for key, value in info.items() if key not in INFO_LABELS and key not in INFO_HIDDEN
@@ -83,6 +86,13 @@ def result_details(entry: ImageEntry) -> str:
     if technical:
         lines += ["Technical:", *technical]
     return "\n".join(lines)
+
+
+def _method_name(method_id: str) -> str:
+    try:
+        return get_method(method_id).name
+    except KeyError:
+        return method_id
 
 
 def _is_number(text: str) -> bool:

@@ -22,6 +22,7 @@ def test_an_irn_restore_is_described_in_words_not_code_words():
     text = result_details(entry)
 
     assert "JPEG repair: off (the untouched small file: the exact inverse)" in text
+    assert "Method: IRN (shrink & restore)" in text
     assert "Model: JPEG-robust" in text
     assert "Arithmetic: float32 (onnxruntime)" in text
     assert "Scale: ×2" in text
@@ -32,8 +33,8 @@ def test_an_irn_restore_is_described_in_words_not_code_words():
 
 def test_figures_without_words_come_last_under_technical():
     image = gradient_image(8, 8)
-    result = MethodResult(image, info={"method": "blind", "zssr_loss": "0.0123", "seconds": "1.5"})
+    result = MethodResult(image, info={"method": "kernelgan", "zssr_loss": "0.0123", "seconds": "1.5"})
     text = result_details(ImageEntry("x", image, image_to_qimage(image), result=result))
 
     lines = text.splitlines()
-    assert lines[2:] == ["Method: blind", "Took: 1.50 s", "Technical:", "zssr_loss 0.0123"]
+    assert lines[2:] == ["Method: KernelGAN + ZSSR (blind)", "Took: 1.50 s", "Technical:", "zssr_loss 0.0123"]
