@@ -219,8 +219,18 @@ def decode_fingerprint(text: str) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8).reshape(FINGERPRINT_SIDE, FINGERPRINT_SIDE)
 
 
-def check_lr_against_marker(pixels: np.ndarray, marker: IRNMarker) -> str | None:
-    """Refuse an LR whose size is not the one shrink wrote; a warning (or None) for changed pixels."""
+@dataclass(frozen=True)
+class LRCheck:
+    """How an LR compares with its marker: ``untouched`` (the very pixels shrink wrote), ``unverified`` (a
+    marker without a digest), ``re-encoded`` (changed, thumbnail still matching) or ``different`` (another
+    picture); ``message`` says it to the user for the last two."""
+
+    state: str
+    message: str | None = None
+
+
+def check_lr_against_marker(pixels: np.ndarray, marker: IRNMarker) -> LRCheck:
+    """Refuse an LR whose size is not the one shrink wrote; else say whether its pixels changed, and how."""
     height, width = pixels.shape[:2]
     if (width, height) != marker.lr_size:
         w, h = marker.lr_size
@@ -228,22 +238,29 @@ def check_lr_against_marker(pixels: np.ndarray, marker: IRNMarker) -> str | None
             f"this image is {width}×{height}, but IRN shrank it to {w}×{h}: it was resized after shrinking "
             "and cannot be restored (restore the small file that shrink wrote)"
         )
-    if marker.lr_sha256 is None or lr_digest(pixels) == marker.lr_sha256:
-        return None
+    if marker.lr_sha256 is None:
+        return LRCheck("unverified")
+    if lr_digest(pixels) == marker.lr_sha256:
+        return LRCheck("untouched")
     if marker.fingerprint is None:
-        return "the pixels changed after shrinking (e.g. re-saved as JPEG): the restored photo will be worse"
+        return LRCheck(
+            "re-encoded",
+            "the pixels changed after shrinking (e.g. re-saved as JPEG): the restored photo will be worse",
+        )
     expected = decode_fingerprint(marker.fingerprint).astype(np.float64)
     mse = float(np.mean((lr_fingerprint(pixels).astype(np.float64) - expected) ** 2))
     db = math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)
     if db < DIFFERENT_PICTURE_DB:
-        return (
+        return LRCheck(
+            "different",
             f"{NOT_THE_PICTURE} (its thumbnail differs from the marker's: {db:.1f} dB): "
-            "the result is not a restoration of anything"
+            "the result is not a restoration of anything",
         )
-    return (
+    return LRCheck(
+        "re-encoded",
         "the pixels changed after shrinking (re-encoded, e.g. as JPEG; the thumbnail still matches at "
         f"{'∞' if math.isinf(db) else f'{db:.1f}'} dB): IRN cannot undo that, so the restored photo will be "
-        "worse than the round trip promises, possibly worse than plain bicubic"
+        "worse than the round trip promises, possibly worse than plain bicubic",
     )
 
 
@@ -618,19 +635,18 @@ def restore_with_irn(image: ImageData, scale: int, options: IRNOptions, context:
             f"this image was shrunk at x{marker.scale}; restore it at x{marker.scale}, not x{scale}"
         )
     else:
-        changed = check_lr_against_marker(image.pixels, marker)
-        if changed is None:
-            untouched = marker.lr_sha256 is not None
-        elif changed.startswith(NOT_THE_PICTURE):
-            notes["warning"] = changed
-        elif marker.variant == "jpeg":
+        check = check_lr_against_marker(image.pixels, marker)
+        untouched = check.state == "untouched"
+        if check.state == "different":
+            notes["warning"] = check.message
+        elif check.state == "re-encoded" and marker.variant == "jpeg":
             notes["notice"] = (
                 "re-encoded after shrinking (e.g. as JPEG by a messenger): this small file was made by the "
                 "JPEG-robust model, which was trained for that"
             )
-        else:
+        elif check.state == "re-encoded":
             notes["warning"] = (
-                f"{changed}. For files you will share, shrink with Survive JPEG (--robust jpeg)"
+                f"{check.message}. For files you will share, shrink with Survive JPEG (--robust jpeg)"
             )
     model = model_for_marker(marker) if marker is not None else None
     if model is None:

@@ -269,3 +269,28 @@ def test_cli_shrink_then_restore(tmp_path):
     # an ordinary image is refused, with the reason
     assert cli_main(["restore", str(source), "--out-dir", str(tmp_path / "refused"), "--quiet"]) == 1
     assert not (tmp_path / "refused" / "photo.png").exists()
+
+
+def test_the_lr_check_tells_untouched_re_encoded_different_and_unverified_apart():
+    rng = np.random.default_rng(3)
+    y, x = np.mgrid[0:40, 0:48].astype(np.float32)
+    lr = quantize_8bit(np.stack([x / 47, y / 39, 0.5 + 0.2 * np.sin(x / 4)], 2)).astype(np.float32)
+    marker = irn.IRNMarker(
+        scale=2,
+        model_sha256="0" * 64,
+        width=96,
+        height=80,
+        lr_sha256=irn.lr_digest(lr),
+        fingerprint=irn.encode_fingerprint(irn.lr_fingerprint(lr)),
+    )
+    noisy = quantize_8bit(np.clip(lr + rng.normal(0, 2 / 255, lr.shape), 0, 1)).astype(np.float32)
+
+    assert irn.check_lr_against_marker(lr, marker) == irn.LRCheck("untouched")
+    re_encoded = irn.check_lr_against_marker(noisy, marker)
+    assert re_encoded.state == "re-encoded" and "changed after shrinking" in re_encoded.message
+    different = irn.check_lr_against_marker(lr[::-1].copy(), marker)
+    assert different.state == "different" and different.message.startswith(irn.NOT_THE_PICTURE)
+    old = irn.IRNMarker(scale=2, model_sha256="0" * 64, width=96, height=80)
+    assert irn.check_lr_against_marker(noisy, old) == irn.LRCheck("unverified")
+    with pytest.raises(ValueError, match="resized after shrinking"):
+        irn.check_lr_against_marker(lr[:, :40], marker)
