@@ -70,8 +70,9 @@ TILE_LR_BFLOAT16 = {2: 384, 4: 192}
 OVERLAP_LR = {2: 8, 4: 4}
 Z_MODES = ("zero", "sample")
 ENGINES = ("auto", "onnx", "bf16")
-# Where ``auto`` picks bf16 on such a CPU: the round trip holds (Set5 x4 32.103 vs 32.105 dB for float32); at
-# x2 bfloat16 costs 0.043 dB (40.256 vs 40.299), so x2 stays float32 unless asked.
+# Where ``auto`` picks bf16 on such a CPU: the round trip holds (Set5 x4 32.103 vs 32.105 dB for float32 with the
+# x4 model before the 2026-12-04 campaign); at x2 bfloat16 costs 0.043 dB (40.256 vs 40.299), so x2 stays
+# float32 unless asked.
 BFLOAT16_AUTO_SCALES = (4,)
 
 NOT_SHRUNK_MESSAGE = (
