@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from enhancer.imaging.io import load_image
+from enhancer.imaging.io import PILLOW_SUBSAMPLING, load_image
 from enhancer.imaging.metrics import score
 from enhancer.imaging.resize import imresize
 from enhancer.methods.irn import _tile_layout, find_model, restore_pixels, session_for, shrink_pixels
@@ -32,7 +32,6 @@ CODECS = (
     ("JPEG", 75, "4:2:0"),
     ("WEBP", 90, None),
 )
-PILLOW_SUBSAMPLING = {"4:4:4": 0, "4:2:0": 2}
 
 
 def codec_name(codec: str, quality: int | None, subsampling: str | None) -> str:

@@ -26,6 +26,8 @@ from PIL import Image, ImageCms, PngImagePlugin
 
 from enhancer.imaging.image import ImageData, ImageError
 
+# Pillow's codes for JPEG chroma subsampling (shared by the trainer's JPEG simulation and the benchmarks).
+PILLOW_SUBSAMPLING = {"4:4:4": 0, "4:2:0": 2}
 DEFAULT_MAX_PIXELS = 100_000_000
 """Largest width x height ``load_image`` decodes unless told otherwise (a 10000 x 10000 photo)."""
 
@@ -705,7 +707,7 @@ def _pillow_save_options(
         options["xmp"] = xmp
     if fmt == "JPEG":
         # At high quality, full-resolution colour (4:4:4) is worth its size for enhanced images.
-        options.update(quality=quality, subsampling=0 if quality >= 90 else 2)
+        options.update(quality=quality, subsampling=PILLOW_SUBSAMPLING["4:4:4" if quality >= 90 else "4:2:0"])
     elif fmt == "WEBP":
         options.update(quality=quality, lossless=quality == 100)
     elif fmt == "TIFF":

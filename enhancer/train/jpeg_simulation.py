@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from enhancer.imaging.io import PILLOW_SUBSAMPLING
+
 BLOCK = 8
 # The IJG's example tables (ITU-T T.81 Annex K, K.1 and K.2), row by row; libjpeg scales them by quality.
 LUMINANCE_TABLE = (
@@ -47,7 +49,6 @@ CHROMINANCE_TABLE = (
 RGB_TO_YCBCR = ((0.299, 0.587, 0.114), (-0.168736, -0.331264, 0.5), (0.5, -0.418688, -0.081312))
 CHROMA_OFFSET = 128.0
 SUBSAMPLINGS = ("4:4:4", "4:2:0")
-PILLOW_SUBSAMPLING = {"4:4:4": 0, "4:2:0": 2}
 
 
 @dataclass(frozen=True)
