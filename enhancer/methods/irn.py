@@ -26,7 +26,7 @@ import threading
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -226,7 +226,7 @@ class LRCheck:
     marker without a digest), ``re-encoded`` (changed, thumbnail still matching) or ``different`` (another
     picture); ``message`` says it to the user for the last two."""
 
-    state: str
+    state: Literal["untouched", "unverified", "re-encoded", "different"]
     message: str | None = None
 
 
