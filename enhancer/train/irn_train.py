@@ -71,6 +71,7 @@ FORWARD_WEIGHT = {2: 4.0, 4: 16.0}  # lambda_forw: LR guidance
 BACKWARD_WEIGHT = 1.0  # lambda_back: HR reconstruction
 DISTRIBUTION_WEIGHT = 1.0  # lambda_distr: z towards N(0, I)
 VALIDATION_EVERY = 200
+VALIDATION_SEED = 1234  # z drawn for the sampled-z validation figure
 VALIDATION_CROP = 192  # centre crop side of each validation image (keeps CPU validation cheap)
 ROBUSTNESS = ("none", "jpeg")
 # The JPEG-robust variant: qualities a messenger or website uses, half of them with 4:2:0 chroma.
@@ -238,17 +239,25 @@ def validation_crops(paths: list[Path], crop: int, scale: int) -> list[np.ndarra
 def validate(
     net: IRN, crops: list[np.ndarray], device: torch.device, jpeg: JPEGSetting | None = None
 ) -> dict[str, float]:
-    """Mean round-trip PSNR-Y (z = 0) and LR PSNR-Y against the bicubic LR over the validation crops; with
-    ``jpeg`` also the round trip through that JPEG re-save (``val_jpeg<quality>_psnr_y``)."""
+    """Mean round-trip PSNR-Y (z = 0), the same with z drawn from N(0, I) (``val_sample_psnr_y``, what
+    ``restore --z sample`` would give; a fixed seed, so checks compare) and LR PSNR-Y against the bicubic LR
+    over the validation crops; with ``jpeg`` also the round trip through that JPEG re-save
+    (``val_jpeg<quality>_psnr_y``)."""
     net.eval()
-    round_trips, lrs, through_jpeg = [], [], []
-    for crop in crops:
+    round_trips, sampled, lrs, through_jpeg = [], [], [], []
+    for index, crop in enumerate(crops):
         hr = torch.from_numpy(crop).permute(2, 0, 1)[None].to(device)
         lr, restored = round_trip(net, hr)
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(VALIDATION_SEED + index)
+            _, restored_sampled = round_trip(net, hr, z_mode="sample")
         restored_np = restored[0].permute(1, 2, 0).float().cpu().numpy()
         lr_np = lr[0].permute(1, 2, 0).float().cpu().numpy()
         bicubic = imresize_torch(hr, 1.0 / net.scale)[0].permute(1, 2, 0).cpu().numpy()
         round_trips.append(psnr_y(restored_np, crop, border=net.scale))
+        sampled.append(
+            psnr_y(restored_sampled[0].permute(1, 2, 0).float().cpu().numpy(), crop, border=net.scale)
+        )
         lrs.append(psnr_y(lr_np, bicubic, border=1))
         if jpeg is not None:
             _, shared = round_trip(net, hr, jpeg=jpeg)
@@ -256,7 +265,11 @@ def validate(
                 psnr_y(shared[0].permute(1, 2, 0).float().cpu().numpy(), crop, border=net.scale)
             )
     net.train()
-    figures = {"val_psnr_y": float(np.mean(round_trips)), "val_lr_psnr_y": float(np.mean(lrs))}
+    figures = {
+        "val_psnr_y": float(np.mean(round_trips)),
+        "val_sample_psnr_y": float(np.mean(sampled)),
+        "val_lr_psnr_y": float(np.mean(lrs)),
+    }
     if jpeg is not None:
         figures[f"val_jpeg{jpeg.quality}_psnr_y"] = float(np.mean(through_jpeg))
     return figures
