@@ -32,7 +32,7 @@ INFO_LABELS = {
     "device": "Ran on",
     "seconds": "Took",
     "seconds_total": "Took in all",
-    "engine": "Arithmetic",
+    "engine": "Computed with",
     "jpeg_repair": "JPEG repair",
     "z": "Lost detail (z)",
     "samples": "Samples",
@@ -47,7 +47,12 @@ INFO_LABELS = {
 }
 INFO_HIDDEN = ("provider",)
 INFO_VALUES = {
-    "engine": {"bf16": "bfloat16 (fast on this CPU)", "onnx": "float32 (onnxruntime)"},
+    "engine": {
+        "bf16": "bfloat16 arithmetic (fast on this CPU)",
+        "onnx": "onnxruntime, float32",
+        "onnxruntime": "onnxruntime",
+        "torch": "PyTorch",
+    },
     "jpeg_repair": {
         "on": "on (the small file was re-encoded)",
         "off": "off (the untouched small file: the exact inverse)",

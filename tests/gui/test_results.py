@@ -24,7 +24,7 @@ def test_an_irn_restore_is_described_in_words_not_code_words():
     assert "JPEG repair: off (the untouched small file: the exact inverse)" in text
     assert "Method: IRN (shrink & restore)" in text
     assert "Model: JPEG-robust" in text
-    assert "Arithmetic: float32 (onnxruntime)" in text
+    assert "Computed with: onnxruntime, float32" in text
     assert "Scale: ×2" in text
     assert "Ran on: " in text
     for code_word in ("jpeg_repair", "ExecutionProvider", "engine", "provider"):
@@ -38,3 +38,12 @@ def test_figures_without_words_come_last_under_technical():
 
     lines = text.splitlines()
     assert lines[2:] == ["Method: KernelGAN + ZSSR (blind)", "Took: 1.50 s", "Technical:", "zssr_loss 0.0123"]
+
+
+@pytest.mark.parametrize(("engine", "words"), [("torch", "PyTorch"), ("onnxruntime", "onnxruntime")])
+def test_a_user_models_engine_is_named_not_called_arithmetic(engine, words):
+    image = gradient_image(8, 8)
+    result = MethodResult(image, info={"engine": engine, "architecture": "ESRGAN"})
+    text = result_details(ImageEntry("x", image, image_to_qimage(image), result=result))
+
+    assert f"Computed with: {words}" in text.splitlines()
