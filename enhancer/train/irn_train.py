@@ -33,6 +33,10 @@ level (the second starts as the identity). Examples::
     # The JPEG-robust variant, fine-tuned from the shipped x2 model:
     python -m enhancer.train.irn_train --scale 2 --init models/irn_x2_down.onnx --robust jpeg --amp \
         --threads 2 --batch 4 --patch 48 --channels-last --z-std 0 --lr-milestones 900 --out out/irn/x2-jpeg
+    # A stronger standard model under it later: its IRN, the previous robust run's JPEGRepair
+    python -m enhancer.train.irn_train --scale 2 --init out/campaign/x2/best.pt --robust jpeg --repair \
+        --init-repair out/robust/x2-fw8/best.pt --forward-weight 8 --amp --threads 2 --batch 4 --patch 96 \
+        --channels-last --z-std 0 --lr-milestones 900,16000 --out out/robust/x2-campaign
     # then export (replaces the files of that scale and variant in models/ and their manifest entries):
     python -m enhancer.train.irn_export --scale 2 --checkpoint out/irn/x2/latest.pt
 """
@@ -109,6 +113,7 @@ class TrainConfig:
     jpeg_quality: tuple[int, int] = JPEG_QUALITIES
     clean_share: float = CLEAN_SHARE
     repair: bool = False
+    init_repair: str | None = None  # a robust checkpoint whose JPEGRepair seeds this run's
     forward_weight: float | None = None  # None: the paper's (FORWARD_WEIGHT)
 
 
@@ -304,6 +309,17 @@ def load_initial_weights(net: IRN, source: Path) -> int:
     return 0
 
 
+def load_repair_weights(net: IRN, source: Path) -> None:
+    """Copy the ``JPEGRepair`` of another robust checkpoint into ``net`` (whose IRN may come from elsewhere)."""
+    if net.repair is None:
+        raise ValueError("--init-repair needs --repair")
+    checkpoint = torch.load(source, map_location="cpu", weights_only=False)
+    repair = {k.removeprefix("repair."): v for k, v in checkpoint["net"].items() if k.startswith("repair.")}
+    if not repair:
+        raise ValueError(f"{source} has no JPEGRepair weights")
+    net.repair.load_state_dict(repair)
+
+
 def save_checkpoint(
     path: Path,
     net: IRN,
@@ -382,6 +398,9 @@ def train(config: TrainConfig) -> Path:
             prior_seconds = float(source.get("train_seconds", 0.0))
             prior_hardware = list(source.get("hardware", []))
         print(f"initialised from {config.init} (iteration {iteration})", flush=True)
+        if config.init_repair:
+            load_repair_weights(net, Path(config.init_repair))
+            print(f"JPEGRepair from {config.init_repair}", flush=True)
     if config.channels_last:
         net = net.to(memory_format=torch.channels_last)
     forward_fn = torch.compile(net) if config.compile else None
@@ -533,6 +552,9 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
         "--clean-share", type=float, default=CLEAN_SHARE, help="share of --robust iterations without JPEG"
     )
     parser.add_argument("--repair", action="store_true", help="add the restore-side JPEGRepair (--robust)")
+    parser.add_argument(
+        "--init-repair", default=None, help="with --init: take the JPEGRepair from this robust checkpoint"
+    )
     parser.add_argument(
         "--forward-weight", type=float, default=None, help="LR guidance weight (default: the paper's, 4 / 16)"
     )

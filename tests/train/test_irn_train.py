@@ -153,3 +153,22 @@ def test_validation_scores_a_sampled_z_repeatably_without_touching_the_training_
     assert torch.equal(torch.rand(1), after_first)  # validation drew its z from its own seed
     assert first == second
     assert first["val_sample_psnr_y"] < first["val_psnr_y"]  # an untrained net: a random z hurts
+
+
+def test_init_repair_takes_the_repair_from_another_robust_checkpoint(tmp_path):
+    from enhancer.train.irn_train import load_repair_weights
+
+    donor = IRN(2, repair=True)
+    for parameter in donor.repair.parameters():
+        torch.nn.init.normal_(parameter)
+    torch.save({"net": donor.state_dict()}, tmp_path / "robust.pt")
+    net = IRN(2, repair=True)
+    load_repair_weights(net, tmp_path / "robust.pt")
+    for mine, theirs in zip(net.repair.parameters(), donor.repair.parameters(), strict=True):
+        assert torch.equal(mine, theirs)
+    assert not torch.equal(net.blocks[0][0].f.convs[0].weight, donor.blocks[0][0].f.convs[0].weight)
+    torch.save({"net": IRN(2).state_dict()}, tmp_path / "plain.pt")
+    with pytest.raises(ValueError, match="no JPEGRepair"):
+        load_repair_weights(net, tmp_path / "plain.pt")
+    with pytest.raises(ValueError, match="needs --repair"):
+        load_repair_weights(IRN(2), tmp_path / "robust.pt")
