@@ -217,17 +217,22 @@ def irn_losses(
 
 
 @torch.no_grad()
-def round_trip(
-    net: IRN, hr: torch.Tensor, z_mode: str = "zero", jpeg: JPEGSetting | None = None
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(8-bit LR, restored HR) for N x 3 x H x W in [0, 1]; z is zero or drawn from N(0, I); with ``jpeg``
-    the LR is re-saved as that JPEG before the restore."""
+def shrink_8bit(net: IRN, hr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(8-bit LR, z) for N x 3 x H x W in [0, 1], as the shipped shrink writes them."""
     lr, z = IRN.split(net(hr))
-    lr = torch.round(lr.clamp(0.0, 1.0) * 255.0) / 255.0
+    return torch.round(lr.clamp(0.0, 1.0) * 255.0) / 255.0, z
+
+
+@torch.no_grad()
+def restore_from(
+    net: IRN, lr: torch.Tensor, z_like: torch.Tensor, z_mode: str = "zero", jpeg: JPEGSetting | None = None
+) -> torch.Tensor:
+    """Restored HR from an 8-bit LR; z is zero or drawn from N(0, I); with ``jpeg`` the LR is re-saved as
+    that JPEG first (and the net's repair, if any, applied)."""
     if jpeg is not None:
         lr = jpeg_round_trip(lr, jpeg)
-    z = torch.zeros_like(z) if z_mode == "zero" else torch.randn_like(z)
-    return lr, net.restore(lr, z, repair=jpeg is not None).clamp(0.0, 1.0)
+    z = torch.zeros_like(z_like) if z_mode == "zero" else torch.randn_like(z_like)
+    return net.restore(lr, z, repair=jpeg is not None).clamp(0.0, 1.0)
 
 
 def validation_crops(paths: list[Path], crop: int, scale: int) -> list[np.ndarray]:
@@ -252,10 +257,11 @@ def validate(
     round_trips, sampled, lrs, through_jpeg = [], [], [], []
     for index, crop in enumerate(crops):
         hr = torch.from_numpy(crop).permute(2, 0, 1)[None].to(device)
-        lr, restored = round_trip(net, hr)
+        lr, z = shrink_8bit(net, hr)  # one forward pass serves every restore below
+        restored = restore_from(net, lr, z)
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(VALIDATION_SEED + index)
-            _, restored_sampled = round_trip(net, hr, z_mode="sample")
+            restored_sampled = restore_from(net, lr, z, z_mode="sample")
         restored_np = restored[0].permute(1, 2, 0).float().cpu().numpy()
         lr_np = lr[0].permute(1, 2, 0).float().cpu().numpy()
         bicubic = imresize_torch(hr, 1.0 / net.scale)[0].permute(1, 2, 0).cpu().numpy()
@@ -265,7 +271,7 @@ def validate(
         )
         lrs.append(psnr_y(lr_np, bicubic, border=1))
         if jpeg is not None:
-            _, shared = round_trip(net, hr, jpeg=jpeg)
+            shared = restore_from(net, lr, z, jpeg=jpeg)
             through_jpeg.append(
                 psnr_y(shared[0].permute(1, 2, 0).float().cpu().numpy(), crop, border=net.scale)
             )
