@@ -45,13 +45,12 @@ INFO_LABELS = {
     "input": "Note",
     "warning": "Warning",
 }
-INFO_HIDDEN = ("provider",)
+INFO_HIDDEN = ("provider", "precision")  # precision is told with the engine
 INFO_VALUES = {
-    "engine": {
-        "bf16": "bfloat16 arithmetic (fast on this CPU)",
-        "onnx": "onnxruntime, float32",
-        "onnxruntime": "onnxruntime",
-        "torch": "PyTorch",
+    "engine": {"bf16": "PyTorch", "onnx": "onnxruntime", "torch": "PyTorch"},
+    "precision": {
+        "bfloat16": "bfloat16 arithmetic (fast on this CPU)",
+        "float16": "float16 (half precision)",
     },
     "jpeg_repair": {
         "on": "on (the small file was re-encoded)",
@@ -84,13 +83,21 @@ def result_details(entry: ImageEntry) -> str:
             value = f"×{value}"
         elif key == "method":
             value = _method_name(str(value))
-        lines.append(f"{label}: {INFO_VALUES.get(key, {}).get(str(value), value)}")
+        elif key == "engine" and "precision" in info:
+            value = (
+                f"{INFO_VALUES['engine'].get(str(value), value)}, {_words('precision', info['precision'])}"
+            )
+        lines.append(f"{label}: {_words(key, value)}")
     technical = [
         f"{key} {value}" for key, value in info.items() if key not in INFO_LABELS and key not in INFO_HIDDEN
     ]
     if technical:
         lines += ["Technical:", *technical]
     return "\n".join(lines)
+
+
+def _words(key: str, value: object) -> str:
+    return INFO_VALUES.get(key, {}).get(str(value), str(value))
 
 
 def _method_name(method_id: str) -> str:

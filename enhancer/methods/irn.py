@@ -70,6 +70,7 @@ TILE_LR_BFLOAT16 = {2: 384, 4: 192}
 OVERLAP_LR = {2: 8, 4: 4}
 Z_MODES = ("zero", "sample")
 ENGINES = ("auto", "onnx", "bf16")
+PRECISION = {"onnx": "float32", "bf16": "bfloat16"}  # what each engine computes in (reported with a result)
 # Where ``auto`` picks bf16 on such a CPU: the round trip holds (Set5 x4 32.103 vs 32.105 dB for float32 with the
 # x4 model before the 2026-12-04 campaign); at x2 bfloat16 costs 0.043 dB (40.256 vs 40.299), so x2 stays
 # float32 unless asked.
@@ -573,6 +574,7 @@ def shrink_with_irn(
         **device_info(provider, context.device),
         "action": "shrink",
         "engine": engine,
+        "precision": PRECISION[engine],
         "model": "JPEG-robust" if model.variant == "jpeg" else "standard",
     }
     if image.bit_depth == 16:
@@ -706,6 +708,7 @@ def restore_with_irn(image: ImageData, scale: int, options: IRNOptions, context:
             "action": "restore",
             "z": options.z,
             "engine": engine,
+            "precision": PRECISION[engine],
             "model": "JPEG-robust" if model.variant == "jpeg" else "standard",
             **({"jpeg_repair": "off" if untouched else "on"} if model.repair else {}),
             **notes,

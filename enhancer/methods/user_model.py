@@ -160,6 +160,13 @@ class _Runner:
                 self.model = _torch_model(str(library.model_path(entry)), str(torch_device(device)))
 
     @property
+    def precision(self) -> str:
+        """The arithmetic the tiles run in: float16 for a half-precision ONNX file, else the weights' dtype."""
+        if self.engine == "onnx":
+            return "float16" if self.half else "float32"
+        return str(next(self.model.parameters()).dtype).removeprefix("torch.")
+
+    @property
     def device_words(self) -> str:
         if self.engine == "onnx":
             return provider_in_words(self.provider)
@@ -240,7 +247,8 @@ def run_user_model(
         alpha = np.clip(imresize(image.alpha, scale=entry.scale), 0.0, 1.0).astype(np.float32)
     info = {
         "device": runner.device_words,
-        "engine": "onnxruntime" if engine == "onnx" else "torch",
+        "engine": engine,
+        "precision": runner.precision,
         "tile": tile_note if not notes else f"{tile} px",
         "architecture": entry.architecture,
     }

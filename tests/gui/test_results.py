@@ -40,10 +40,19 @@ def test_figures_without_words_come_last_under_technical():
     assert lines[2:] == ["Method: KernelGAN + ZSSR (blind)", "Took: 1.50 s", "Technical:", "zssr_loss 0.0123"]
 
 
-@pytest.mark.parametrize(("engine", "words"), [("torch", "PyTorch"), ("onnxruntime", "onnxruntime")])
-def test_a_user_models_engine_is_named_not_called_arithmetic(engine, words):
+@pytest.mark.parametrize(
+    ("engine", "precision", "words"),
+    [
+        ("torch", "float32", "PyTorch, float32"),
+        ("onnx", "float16", "onnxruntime, float16 (half precision)"),
+        ("onnx", "float32", "onnxruntime, float32"),
+        ("bf16", "bfloat16", "PyTorch, bfloat16 arithmetic (fast on this CPU)"),
+    ],
+)
+def test_the_engine_is_named_with_its_precision_whichever_method_ran(engine, precision, words):
     image = gradient_image(8, 8)
-    result = MethodResult(image, info={"engine": engine, "architecture": "ESRGAN"})
+    result = MethodResult(image, info={"engine": engine, "precision": precision, "architecture": "ESRGAN"})
     text = result_details(ImageEntry("x", image, image_to_qimage(image), result=result))
 
     assert f"Computed with: {words}" in text.splitlines()
+    assert not any(line.startswith("precision") for line in text.splitlines())
