@@ -11,12 +11,13 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import platform
+import time
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from enhancer.bench.benchmark import describe_machine
 from enhancer.imaging.io import PILLOW_SUBSAMPLING, load_image
 from enhancer.imaging.metrics import score
 from enhancer.imaging.resize import imresize
@@ -57,6 +58,7 @@ def measure(dataset: Path, scale: int, limit: int | None = None, variant: str = 
     tile, overlap = _tile_layout(scale, 512)
     files = sorted(p for p in dataset.iterdir() if p.suffix.lower() in (".png", ".bmp", ".jpg"))[:limit]
     rows = []
+    started = time.perf_counter()
     for path in files:
         hr = load_image(path).pixels
         h, w = hr.shape[0] - hr.shape[0] % scale, hr.shape[1] - hr.shape[1] % scale
@@ -101,7 +103,8 @@ def measure(dataset: Path, scale: int, limit: int | None = None, variant: str = 
         "variant": variant,
         "model_sha256": model.weights_sha256,
         "images": len(rows),
-        "machine": platform.processor(),
+        "machine": describe_machine(),
+        "seconds": round(time.perf_counter() - started, 1),
         "mean": mean,
         "rows": rows,
     }

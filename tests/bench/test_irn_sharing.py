@@ -31,6 +31,7 @@ def test_the_report_scores_irn_and_bicubic_for_each_codec(tmp_path):
     }
     png, jpeg = report["mean"]["png"]["irn"]["psnr"], report["mean"]["jpeg-q75"]["irn"]["psnr"]
     assert png > jpeg  # re-encoding costs the restore
+    assert "cores" in report["machine"] and report["seconds"] > 0
 
 
 def test_the_jpeg_variant_is_measured_with_its_repair_on_re_encoded_files_only(tmp_path, monkeypatch):
