@@ -78,15 +78,20 @@ def run_self_test(gui: bool = True) -> int:
                 return f"{result.image.width}×{result.image.height} on {result.info.get('device', '?')}"
 
             _check(f"{method.id} {action}", work, failures)
-    _check("irn shrink + restore, survive JPEG", lambda: _irn_through_jpeg(image), failures)
+    for scale in (2, 4):
+        _check(
+            f"irn x{scale} shrink + restore, survive JPEG",
+            lambda s=scale: _irn_through_jpeg(image, s),
+            failures,
+        )
     if gui:
         _check("main window (offscreen)", _open_and_close_window, failures)
     print(f"{len(failures)} failed" if failures else "all checks passed")
     return 1 if failures else 0
 
 
-def _irn_through_jpeg(image) -> str:
-    """The JPEG-robust IRN model: shrink, re-save as JPEG q90 keeping the marker (XMP), restore."""
+def _irn_through_jpeg(image, scale: int) -> str:
+    """The JPEG-robust IRN model at ``scale``: shrink, re-save as JPEG q90 keeping the marker (XMP), restore."""
     import io
     import tempfile
     from pathlib import Path
@@ -98,7 +103,7 @@ def _irn_through_jpeg(image) -> str:
     from enhancer.methods.irn import read_marker
     from enhancer.runtime.runner import Job, run_job
 
-    small = run_job(Job(image, "irn", 2, {"survive_jpeg": True}, "auto", action="shrink", seed=0)).image
+    small = run_job(Job(image, "irn", scale, {"survive_jpeg": True}, "auto", action="shrink", seed=0)).image
     small = small.with_pixels(quantize_8bit(small.pixels), small.alpha)
     with tempfile.TemporaryDirectory() as folder:
         png = save_image(small, Path(folder) / "small.png")
@@ -111,7 +116,7 @@ def _irn_through_jpeg(image) -> str:
     marker = read_marker(shared)
     if marker is None or marker.variant != "jpeg":
         raise ValueError("the IRN marker did not survive the JPEG re-save")
-    back = run_job(Job(shared, "irn", 2, {}, "auto", action="restore"))
+    back = run_job(Job(shared, "irn", scale, {}, "auto", action="restore"))
     if back.info.get("model") != "JPEG-robust" or "warning" in back.info:
         raise ValueError(f"restored with {back.info.get('model')}: {back.info.get('warning', '')}")
     return f"JPEG q90 with its marker → {back.image.width}×{back.image.height}"

@@ -39,7 +39,8 @@ def test_self_test_passes_on_a_working_install(models_with_a_small_pixelrsr, cap
     for line in (
         "ok    bicubic upscale",
         "ok    irn shrink",
-        "ok    irn shrink + restore, survive JPEG",
+        "ok    irn x2 shrink + restore, survive JPEG",
+        "ok    irn x4 shrink + restore, survive JPEG",
         "ok    zssr upscale",
         "ok    kernelgan kernel",
         "ok    pixelrsr upscale",

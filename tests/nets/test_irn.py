@@ -77,7 +77,10 @@ def _shipped(scale: int) -> bool:
     entries = json.loads(manifest.read_text())["models"]
     return (
         sum(
-            e["method"] == "irn" and e["scale"] == scale and e.get("variant", "standard") == "standard"
+            e["method"] == "irn"
+            and e["scale"] == scale
+            and e.get("variant", "standard") == "standard"
+            and not e.get("superseded")
             for e in entries
         )
         == 2
@@ -115,12 +118,13 @@ def test_onnx_graphs_agree_with_torch(scale, tmp_path):
     lr_onnx = down.run(None, {"hr": hr})[0]
     assert np.abs(lr_onnx - lr_torch.numpy()).max() < 1e-4
     # z = 0 is the app's default restore; a random z checks the z path too. Models trained for z = 0 blow a
-    # random z up to large values, so that case is compared relative to the output's size.
-    for z_case in (np.zeros_like(z), z):
+    # random z up to large values (thousands at x4, through 16 couplings), so that case is compared relative
+    # to the output's size and with float32's rounding grown along the way.
+    for z_case, tolerance in ((np.zeros_like(z), 1e-4), (z, 2e-3)):
         with torch.no_grad():
             hr_torch = net.inverse(torch.cat([lr_torch, torch.from_numpy(z_case)], dim=1)).numpy()
         hr_onnx = up.run(None, {"lr": lr_torch.numpy(), "z": z_case})[0]
-        assert (np.abs(hr_onnx - hr_torch) / np.maximum(1.0, np.abs(hr_torch))).max() < 1e-4
+        assert (np.abs(hr_onnx - hr_torch) / np.maximum(1.0, np.abs(hr_torch))).max() < tolerance
 
 
 def test_both_graphs_share_one_weights_file(tmp_path):
