@@ -117,7 +117,7 @@ class TrainConfig:
     jpeg_quality: tuple[int, int] = JPEG_QUALITIES
     clean_share: float = CLEAN_SHARE
     repair: bool = False
-    init_repair: str | None = None  # a robust checkpoint whose JPEGRepair seeds this run's
+    init_repair: str | None = None  # a robust checkpoint whose JPEGRepair this run starts from
     forward_weight: float | None = None  # None: the paper's (FORWARD_WEIGHT)
 
 
@@ -393,7 +393,8 @@ def train(config: TrainConfig) -> Path:
     optimizer = torch.optim.Adam(
         net.parameters(), lr=config.lr, betas=PAPER_BETAS, weight_decay=PAPER_WEIGHT_DECAY
     )
-    if config.resume and checkpoint_path.exists():
+    resumed = config.resume and checkpoint_path.exists()
+    if resumed:
         checkpoint = torch.load(checkpoint_path, map_location=device, weights_only=False)
         net.load_state_dict(checkpoint["net"])
         optimizer.load_state_dict(checkpoint["optimizer"])
@@ -408,9 +409,9 @@ def train(config: TrainConfig) -> Path:
             prior_seconds = float(source.get("train_seconds", 0.0))
             prior_hardware = list(source.get("hardware", []))
         print(f"initialised from {config.init} (iteration {iteration})", flush=True)
-        if config.init_repair:
-            load_repair_weights(net, Path(config.init_repair))
-            print(f"JPEGRepair from {config.init_repair}", flush=True)
+    if config.init_repair and not resumed:
+        load_repair_weights(net, Path(config.init_repair))
+        print(f"JPEGRepair from {config.init_repair}", flush=True)
     if config.channels_last:
         net = net.to(memory_format=torch.channels_last)
     forward_fn = torch.compile(net) if config.compile else None
@@ -563,7 +564,9 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     )
     parser.add_argument("--repair", action="store_true", help="add the restore-side JPEGRepair (--robust)")
     parser.add_argument(
-        "--init-repair", default=None, help="with --init: take the JPEGRepair from this robust checkpoint"
+        "--init-repair",
+        default=None,
+        help="start the JPEGRepair from this robust checkpoint's (a new run only)",
     )
     parser.add_argument(
         "--forward-weight", type=float, default=None, help="LR guidance weight (default: the paper's, 4 / 16)"
