@@ -77,17 +77,16 @@ def result_details(entry: ImageEntry) -> str:
         if key not in info:
             continue
         value = info[key]
+        text = _words(key, value)
         if key in ("seconds", "seconds_total") and _is_number(value):
-            value = f"{float(value):.2f} s"
+            text = f"{float(value):.2f} s"
         elif key == "scale":
-            value = f"×{value}"
+            text = f"×{value}"
         elif key == "method":
-            value = _method_name(str(value))
+            text = _method_name(str(value))
         elif key == "engine" and "precision" in info:
-            value = (
-                f"{INFO_VALUES['engine'].get(str(value), value)}, {_words('precision', info['precision'])}"
-            )
-        lines.append(f"{label}: {_words(key, value)}")
+            text += f", {_words('precision', info['precision'])}"
+        lines.append(f"{label}: {text}")
     technical = [
         f"{key} {value}" for key, value in info.items() if key not in INFO_LABELS and key not in INFO_HIDDEN
     ]
