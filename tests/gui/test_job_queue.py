@@ -88,7 +88,11 @@ def test_bad_jobs_are_refused_before_queueing(queue):
 
 
 def test_the_event_loop_never_stalls_while_a_cpu_heavy_job_runs(queue, qtbot):
-    """A 10 ms timer on the GUI thread must keep firing: no gap over 100 ms while the job computes."""
+    """A 10 ms timer on the GUI thread keeps firing while a 1.5 s job computes.
+
+    A job on the GUI thread would stop it for 1,500 ms; a shared 2-core CI machine may still deschedule the
+    process for a hundred ms or so now and then, so single gaps get a looser bound than the typical one.
+    """
     gaps: list[float] = []
     clock = QElapsedTimer()
     last = [0]
@@ -110,7 +114,9 @@ def test_the_event_loop_never_stalls_while_a_cpu_heavy_job_runs(queue, qtbot):
     timer.stop()
     assert queued.state is JobState.DONE, queued.message
     assert len(gaps) > 50, "the timer ran all along"
-    assert max(gaps) < 100, f"the event loop stalled for {max(gaps)} ms"
+    typical = sorted(gaps)[int(0.95 * len(gaps))]
+    assert typical < 50, f"95% of the timer's gaps should be under 50 ms, not {typical} ms"
+    assert max(gaps) < 400, f"the event loop stalled for {max(gaps)} ms"
 
 
 @pytest.mark.parametrize(
