@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QApplication
 from enhancer.gui.comparison_state import DIFFERENCE_MODE, EDGES_MODE, IMAGE_MODE, SSIM_MODE
 from enhancer.imaging import comparison
 from enhancer.imaging.image import ImageData
+from tests.gui.conftest import assert_responsive
 from tests.gui.test_compare_view import entry_of, view  # noqa: F401  (the fixture)
 
 
@@ -155,5 +156,5 @@ def test_maps_of_a_12_mp_pair_never_stall_the_event_loop(view, qtbot):  # noqa: 
     QApplication.processEvents()
     assert time.monotonic() - started > 0.5, "the maps should take a while: the test measured nothing"
     print(f"12 MP maps: {time.monotonic() - started:.1f} s, longest event-loop gap {max(gaps)} ms")
-    assert max(gaps) < 100, f"the event loop stalled for {max(gaps)} ms"
+    assert_responsive(gaps)
     qtbot.waitUntil(lambda: not view.comparison.busy, timeout=120_000)  # leave no work behind for later tests

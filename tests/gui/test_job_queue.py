@@ -6,7 +6,7 @@ from PySide6.QtCore import QElapsedTimer, QTimer
 from enhancer.gui.job_panel import JobQueuePanel, format_duration
 from enhancer.gui.job_queue import JobQueue, JobState
 from enhancer.runtime.runner import Job
-from tests.gui.conftest import BUSY_METHOD, FAILING_METHOD, SLOW_METHOD, gradient_image
+from tests.gui.conftest import BUSY_METHOD, FAILING_METHOD, SLOW_METHOD, assert_responsive, gradient_image
 
 
 @pytest.fixture
@@ -88,11 +88,7 @@ def test_bad_jobs_are_refused_before_queueing(queue):
 
 
 def test_the_event_loop_never_stalls_while_a_cpu_heavy_job_runs(queue, qtbot):
-    """A 10 ms timer on the GUI thread keeps firing while a 1.5 s job computes.
-
-    A job on the GUI thread would stop it for 1,500 ms; a shared 2-core CI machine may still deschedule the
-    process for a hundred ms or so now and then, so single gaps get a looser bound than the typical one.
-    """
+    """A 10 ms timer on the GUI thread keeps firing while a 1.5 s job computes."""
     gaps: list[float] = []
     clock = QElapsedTimer()
     last = [0]
@@ -113,10 +109,7 @@ def test_the_event_loop_never_stalls_while_a_cpu_heavy_job_runs(queue, qtbot):
     qtbot.waitUntil(lambda: queued.state.finished, timeout=20000)
     timer.stop()
     assert queued.state is JobState.DONE, queued.message
-    assert len(gaps) > 50, "the timer ran all along"
-    typical = sorted(gaps)[int(0.95 * len(gaps))]
-    assert typical < 50, f"95% of the timer's gaps should be under 50 ms, not {typical} ms"
-    assert max(gaps) < 400, f"the event loop stalled for {max(gaps)} ms"
+    assert_responsive(gaps)
 
 
 @pytest.mark.parametrize(
