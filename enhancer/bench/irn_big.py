@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -20,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from enhancer.bench.benchmark import describe_machine
 from enhancer.imaging.colour import quantize_8bit
 from enhancer.imaging.io import load_image
 from enhancer.imaging.metrics import psnr_y
@@ -85,7 +85,7 @@ def measure(photo: Path, size: tuple[int, int], scale: int, engines: list[str], 
         "photo": photo.name,
         "size": [width, height],
         "scale": scale,
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        "machine": describe_machine(),
         "auto_engine": choose_engine("auto", "cpu", scale),
         "rows": [],
     }

@@ -60,7 +60,8 @@ def measure(dataset: Path, scale: int, limit: int | None = None, variant: str = 
     rows = []
     started = time.perf_counter()
     for path in files:
-        hr = load_image(path).pixels
+        original = load_image(path)
+        hr = original.pixels
         h, w = hr.shape[0] - hr.shape[0] % scale, hr.shape[1] - hr.shape[1] % scale
         hr = np.ascontiguousarray(hr[:h, :w])
         lr = shrink_pixels(hr, shrink_session, scale, tile=tile, overlap=overlap)
@@ -76,8 +77,8 @@ def measure(dataset: Path, scale: int, limit: int | None = None, variant: str = 
             )
             enlarged = np.clip(imresize(shared, scale=scale), 0, 1)
             row[name] = {
-                "irn": score(np.clip(restored, 0, 1), hr, scale)._asdict(),
-                "bicubic": score(enlarged, hr, scale)._asdict(),
+                "irn": score(np.clip(restored, 0, 1), hr, scale, original.grey)._asdict(),
+                "bicubic": score(enlarged, hr, scale, original.grey)._asdict(),
             }
         rows.append(row)
         print(
