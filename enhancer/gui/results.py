@@ -49,7 +49,7 @@ INFO_HIDDEN = ("provider", "precision")  # precision is told with the engine
 INFO_VALUES = {
     "engine": {"bf16": "PyTorch", "onnx": "onnxruntime", "torch": "PyTorch"},
     "precision": {
-        "bfloat16": "bfloat16 arithmetic (fast on this CPU)",
+        "bfloat16": "bfloat16 convolutions, float32 elsewhere (fast on this CPU)",
         "float16": "float16 (half precision)",
     },
     "jpeg_repair": {

@@ -46,7 +46,11 @@ def test_figures_without_words_come_last_under_technical():
         ("torch", "float32", "PyTorch, float32"),
         ("onnx", "float16", "onnxruntime, float16 (half precision)"),
         ("onnx", "float32", "onnxruntime, float32"),
-        ("bf16", "bfloat16", "PyTorch, bfloat16 arithmetic (fast on this CPU)"),
+        (
+            "bf16",
+            "bfloat16",
+            "PyTorch, bfloat16 convolutions, float32 elsewhere (fast on this CPU)",
+        ),
     ],
 )
 def test_the_engine_is_named_with_its_precision_whichever_method_ran(engine, precision, words):
