@@ -30,6 +30,9 @@ level (the second starts as the identity). Examples::
         --batch 16 --patch 144 --iterations 500000 --channels-last --out out/irn/x2
     #   (--amp, bfloat16 autocast, also on a CPU: 21 % more iterations per minute than float32 on an
     #    AVX-512 BF16 CPU, docs/BENCHMARKS.md "Recipes per CPU hour"; --compile: never measured.)
+    # The issue #24 campaign on the CPU (bfloat16, both threads); the shipped x2 has lr halved at 15,800:
+    python -m enhancer.train.irn_train --scale 2 --init models/irn_x2_down.onnx --resume --batch 4 --patch 48 \
+        --lr-milestones 900,15800 --z-std 0 --amp --channels-last --threads 2 --out out/campaign/x2
     # The JPEG-robust variant, fine-tuned from the shipped x2 model:
     python -m enhancer.train.irn_train --scale 2 --init models/irn_x2_down.onnx --robust jpeg --amp \
         --threads 2 --batch 4 --patch 48 --channels-last --z-std 0 --lr-milestones 900 --out out/irn/x2-jpeg
