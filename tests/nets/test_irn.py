@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 
 from enhancer.nets.irn import IRN, DenseBlock, haar_forward, haar_inverse, z_channels
-
-MODELS = Path(__file__).resolve().parents[2] / "models"
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -70,21 +65,14 @@ def test_fresh_network_is_haar():
     torch.testing.assert_close(y, haar_forward(x))
 
 
-def _shipped(scale: int) -> bool:
-    manifest = MODELS / "manifest.json"
-    if not manifest.exists():
-        return False
-    entries = json.loads(manifest.read_text())["models"]
-    return (
-        sum(
-            e["method"] == "irn"
-            and e["scale"] == scale
-            and e.get("variant", "standard") == "standard"
-            and not e.get("superseded")
-            for e in entries
-        )
-        == 2
-    )
+def _shipped(scale: int):
+    """The shipped standard model of ``scale`` as the app finds it, or None."""
+    from enhancer.methods.irn import find_model
+
+    try:
+        return find_model(scale)
+    except ValueError:
+        return None
 
 
 @pytest.mark.parametrize("scale", [2, 4])
@@ -93,23 +81,23 @@ def test_onnx_graphs_agree_with_torch(scale, tmp_path):
     from enhancer.nets.irn import state_dict_from_onnx
     from enhancer.train.irn_export import export_irn, model_file
 
-    if _shipped(scale):
-        folder = MODELS
+    shipped = _shipped(scale)
+    if shipped is not None:
+        shrink_path, restore_path = shipped.shrink_path, shipped.restore_path
         net = IRN(scale).eval()
-        state, _ = state_dict_from_onnx(folder / model_file(scale, "restore"))
+        state, _ = state_dict_from_onnx(restore_path)
         net.load_state_dict(state)
     else:  # no shipped model: export a small random one
-        folder = tmp_path
         net = perturbed_irn(scale, blocks=2)
-        export_irn(net, folder, training={"iterations": 0})
+        export_irn(net, tmp_path, training={"iterations": 0})
+        shrink_path, restore_path = (
+            tmp_path / model_file(scale, "shrink"),
+            tmp_path / model_file(scale, "restore"),
+        )
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = 1
-    down = onnxruntime.InferenceSession(
-        str(folder / model_file(scale, "shrink")), options, providers=["CPUExecutionProvider"]
-    )
-    up = onnxruntime.InferenceSession(
-        str(folder / model_file(scale, "restore")), options, providers=["CPUExecutionProvider"]
-    )
+    down = onnxruntime.InferenceSession(str(shrink_path), options, providers=["CPUExecutionProvider"])
+    up = onnxruntime.InferenceSession(str(restore_path), options, providers=["CPUExecutionProvider"])
     rng = np.random.default_rng(1)
     hr = rng.random((1, 3, 12 * scale, 10 * scale), dtype=np.float32)  # not square: checks dynamic axes
     z = rng.standard_normal((1, z_channels(scale), 12, 10), dtype=np.float32)
