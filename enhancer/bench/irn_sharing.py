@@ -20,7 +20,7 @@ from PIL import Image
 from enhancer.bench.benchmark import describe_machine
 from enhancer.imaging.io import PILLOW_SUBSAMPLING, load_image
 from enhancer.imaging.metrics import score
-from enhancer.imaging.resize import imresize
+from enhancer.imaging.resize import imresize, mod_crop
 from enhancer.methods.irn import _tile_layout, find_model, restore_pixels, session_for, shrink_pixels
 
 # (codec, quality, chroma subsampling for JPEG): 4:4:4 at q >= 90 as Enhancer's own JPEG writer does, and
@@ -61,9 +61,7 @@ def measure(dataset: Path, scale: int, limit: int | None = None, variant: str = 
     started = time.perf_counter()
     for path in files:
         original = load_image(path)
-        hr = original.pixels
-        h, w = hr.shape[0] - hr.shape[0] % scale, hr.shape[1] - hr.shape[1] % scale
-        hr = np.ascontiguousarray(hr[:h, :w])
+        hr = np.ascontiguousarray(mod_crop(original.pixels, scale))
         lr = shrink_pixels(hr, shrink_session, scale, tile=tile, overlap=overlap)
         lr8 = (np.clip(lr, 0, 1) * 255 + 0.5).astype(np.uint8)
         row = {"image": path.stem}
