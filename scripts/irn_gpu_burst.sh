@@ -1,42 +1,96 @@
 #!/usr/bin/env bash
-# IRN training burst on a lent GPU (the `device` tool's `run`; about 15 minutes of device time per task).
+# IRN on a lent GPU (the `device` tool's `run`; about 15 minutes of device time per task, one call).
 #
-# Here, once:   scripts/irn_gpu_burst.sh --prepare      (copies BSDS500/train, 15 MB, into out/gpu-data)
-# On the GPU:   run(command="scripts/irn_gpu_burst.sh", carry=["out/gpu-data"], timeout_s=600)
+# Here, once:   scripts/irn_gpu_burst.sh --prepare CHECKPOINT
+#   copies ../shared/datasets/train into out/gpu-carry/train (PNGs as lossless WebP, same pixels, so that data,
+#   code and checkpoint fit the tool's 64 MiB) and CHECKPOINT's weights (no optimiser state) to
+#   out/gpu-carry/start.pt. models/ and docs/ are too big to travel: take them out of the index for the call
+#   (git rm -r -q --cached models docs; ignore them in .git/info/exclude) and put them back after (git reset -q).
+# On the GPU:   run(command="scripts/irn_gpu_burst.sh", carry=["out/gpu-carry"], timeout_s=540)
 #
-# There it continues the shipped model (models/irn_x<SCALE>_down.onnx) at the paper's batch (16 x 144 px,
-# bfloat16 autocast, channels-last) for MINUTES, exports, and leaves in $OUT: the two ONNX graphs, their
-# weights and manifest (models/), the training log, the validation log (iterations per second inside) and the
-# GPU's name (8 files at most come back). Copy models/ over the repo's only if its validation beat the shipped
-# model's (its first line).
-set -euo pipefail
+# There: (1) the machine and IRN's speed on it (enhancer.bench.irn_device_speed: ms per MP each way for a
+# 12 MP photo, training iterations per second at the paper's batch); (2) two runs of RECIPE in parallel from
+# start.pt at the paper's batch, one per learning rate in LRS, each halving its rate after PHASE_MINUTES.
+# $OUT gets (8 files at most come back): env.txt, speed.json, run-<lr>.log and run-<lr>.pt (the best held-out
+# weights, no optimiser). Export here with irn_export and measure before shipping.
+set -uo pipefail
 SCALE=${SCALE:-2}
-MINUTES=${MINUTES:-8}
-DEVICE=${DEVICE:-cuda}
+RECIPE=${RECIPE:---robust jpeg --repair --forward-weight 8 --z-std 0}
+LRS=${LRS:-1e-4 5e-5}
+PHASE_MINUTES=${PHASE_MINUTES:-2.2}
 BATCH=${BATCH:-16}
 PATCH=${PATCH:-144}
-Z_STD=${Z_STD:-0}  # 0 continues the shipped z = 0 models; 1 is the paper's z ~ N(0, I)
-DATA=${DATA:-out/gpu-data}
+DEVICE=${DEVICE:-cuda}
+CARRY=${CARRY:-out/gpu-carry}
 
 if [ "${1:-}" = "--prepare" ]; then
-  mkdir -p "$DATA" && cp -r ../shared/datasets/train/BSDS500/train "$DATA/"
-  echo "now carry: $DATA ($(du -sh "$DATA" | cut -f1))"
-  exit 0
+  python3 - "$CARRY" "${2:?--prepare needs the checkpoint to start from}" <<'EOF'
+import shutil, sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from enhancer.train.irn_train import find_training_images, split_validation
+
+carry, checkpoint = Path(sys.argv[1]), Path(sys.argv[2])
+source = Path("../shared/datasets/train")
+for path in find_training_images(source):
+    target = carry / "train" / path.relative_to(source)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() == ".png":
+        with Image.open(path) as im:
+            im.save(target.with_suffix(".webp"), "WEBP", lossless=True, quality=100, method=6)
+            with Image.open(target.with_suffix(".webp")) as back:
+                assert np.array_equal(np.asarray(back.convert("RGB")), np.asarray(im.convert("RGB"))), path
+    else:
+        shutil.copyfile(path, target)
+held = lambda root: [p.relative_to(root).with_suffix("") for p in split_validation(find_training_images(root), 8)[1]]
+assert held(source) == held(carry / "train"), "the held-out validation images differ"
+state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+state.pop("optimizer", None)
+torch.save(state, carry / "start.pt")
+print(f"{carry}: iteration {state['iteration']}, best {state.get('best')}")
+EOF
+  du -sh "$CARRY"
+  exit
 fi
 
 OUT=${OUT:-out/gpu-burst}
 mkdir -p "$OUT"
 export PYTHONPATH="$PWD" PYTHONUNBUFFERED=1
-(nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || echo "no nvidia-smi") > "$OUT/gpu.txt"
-python3 -m enhancer.train.irn_train --scale "$SCALE" --device "$DEVICE" --init "models/irn_x${SCALE}_down.onnx" \
-  --data "$DATA" --batch "$BATCH" --patch "$PATCH" --channels-last --amp --z-std "$Z_STD" \
-  --minutes "$MINUTES" --validate-every 250 --save-every 250 --out out/gpu-burst-train 2>&1 | tee "$OUT/train.log"
-python3 -m enhancer.train.irn_export --scale "$SCALE" --checkpoint out/gpu-burst-train/latest.pt \
-  --out "$OUT/models"
-cp out/gpu-burst-train/log.jsonl "$OUT/validation.jsonl"
-# Files come back at most 16 MiB each: x4's weights (17 MB) travel in parts (here: cat parts > weights).
-for weights in "$OUT"/models/*.weights; do
-  if [ "$(stat -c %s "$weights")" -gt $((15 * 1024 * 1024)) ]; then
-    split -b 15M -d "$weights" "$weights.part-" && rm "$weights"
-  fi
+{
+  date -u
+  nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm --format=csv,noheader || echo "no nvidia-smi"
+  python3 -c "import sys, torch, onnxruntime as o; print(sys.version); print('torch', torch.__version__, torch.cuda.is_available()); print('onnxruntime', o.__version__, o.get_available_providers())"
+  nproc
+} > "$OUT/env.txt" 2>&1
+timeout 150 python3 -m enhancer.bench.irn_device_speed --device "$DEVICE" ${SPEED_ARGS:-} --json "$OUT/speed.json" >> "$OUT/env.txt" 2>&1 \
+  || echo "speed benchmark failed or timed out: $?" >> "$OUT/env.txt"
+
+repair_init=""
+if grep -q -- "--repair" <<< "$RECIPE"; then repair_init="--init-repair $CARRY/start.pt"; fi
+train_run() {  # learning rate: two phases, the second at half the rate, then the best weights to $OUT
+  local lr=$1 half out=out/gpu-burst-train/lr-$1
+  half=$(python3 -c "print($1 / 2)")
+  for rate in "$lr" "$half"; do
+    python3 -m enhancer.train.irn_train --scale "$SCALE" --device "$DEVICE" --data "$CARRY/train" \
+      --init "$CARRY/start.pt" $repair_init --resume $RECIPE \
+      --batch "$BATCH" --patch "$PATCH" --channels-last --amp --lr "$rate" --lr-milestones 100000000 \
+      --minutes "$PHASE_MINUTES" --validate-every 250 --save-every 250 --out "$out" || echo "training failed: $?"
+  done
+  python3 - "$out/best.pt" "$OUT/run-$lr.pt" <<'EOF'
+import sys, torch
+state = torch.load(sys.argv[1], map_location="cpu", weights_only=False)
+state.pop("optimizer", None)
+torch.save(state, sys.argv[2])
+print(f"best {state['best']:.3f} at iteration {state['iteration']}")
+EOF
+}
+for lr in $LRS; do
+  train_run "$lr" > "$OUT/run-$lr.log" 2>&1 &
 done
+wait
+tail -n 3 "$OUT"/run-*.log
+cat "$OUT/env.txt"

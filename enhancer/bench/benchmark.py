@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -18,6 +17,7 @@ from enhancer.imaging.image import ImageData, ImageError
 from enhancer.imaging.io import find_images, load_image, save_image
 from enhancer.imaging.metrics import psnr_y, ssim_y
 from enhancer.imaging.resize import central_crop
+from enhancer.runtime.devices import describe_machine
 from enhancer.runtime.jobs import CancelToken, ProgressListener
 from enhancer.runtime.runner import Job, run_job, validate_job
 
@@ -90,26 +90,6 @@ class BenchReport:
             "failed": dict(self.failed),
             "mean": {m: asdict(self.mean(m)) for m in self.methods()},
         }
-
-
-def describe_machine() -> str:
-    """CPU model, cores and accelerator, for the report."""
-    from enhancer.runtime.devices import describe_devices
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cores = os.cpu_count() or 1
-    return f"{cpu}, {cores} cores; {describe_devices()}"
 
 
 def _score(output: np.ndarray, reference: np.ndarray, scale: int, grey: bool, seconds: float) -> Score:

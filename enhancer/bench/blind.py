@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from enhancer.bench.benchmark import Score, describe_machine, select_images
+from enhancer.bench.benchmark import Score, select_images
 from enhancer.bench.protocol import aniso_degrade, random_aniso_kernel
 from enhancer.imaging.io import find_images, load_image, save_image
 from enhancer.imaging.kernels import compare_kernels, save_kernel, two_step_kernel
@@ -32,6 +32,7 @@ from enhancer.imaging.metrics import psnr_y, ssim_y
 from enhancer.imaging.resize import bicubic_kernel, central_crop, imresize
 from enhancer.methods.kernelgan import zssr_config
 from enhancer.methods.zssr import zssr_upscale
+from enhancer.runtime.devices import describe_machine
 from enhancer.runtime.jobs import CancelToken, Progress, ProgressListener
 from enhancer.runtime.runner import Job, run_job
 

@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from enhancer.bench.benchmark import describe_machine
 from enhancer.imaging.colour import quantize_8bit
 from enhancer.imaging.io import load_image
 from enhancer.imaging.metrics import psnr_y
@@ -31,6 +30,7 @@ from enhancer.methods.irn import (
     session_for,
     shrink_pixels,
 )
+from enhancer.runtime.devices import describe_machine
 
 WHOLE_CROP = (1024, 768)  # HR crop for tiled vs whole: small enough to run as one tile
 

@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from enhancer.bench.benchmark import describe_machine
 from enhancer.imaging.io import PILLOW_SUBSAMPLING, load_image
 from enhancer.imaging.metrics import score
 from enhancer.imaging.resize import imresize, mod_crop
 from enhancer.methods.irn import _tile_layout, find_model, restore_pixels, session_for, shrink_pixels
+from enhancer.runtime.devices import describe_machine
 
 # (codec, quality, chroma subsampling for JPEG): 4:4:4 at q >= 90 as Enhancer's own JPEG writer does, and
 # q90 also at 4:2:0, what Pillow, OpenCV, libjpeg's cjpeg and most messengers write by default.

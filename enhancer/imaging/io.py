@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import BinaryIO
 
-import imagecodecs
 import numpy as np
 import tifffile
 from PIL import Image, ImageCms, PngImagePlugin
@@ -361,6 +360,8 @@ def _deep_samples(path: Path, im: Image.Image) -> tuple[np.ndarray, bool, bool] 
             head = fh.read(26)
         # IHDR is always the first chunk: bit depth at byte 24, colour type at 25 (2 RGB, 4 LA, 6 RGBA).
         if head[12:16] == b"IHDR" and head[24] == 16 and head[25] in (2, 4, 6):
+            import imagecodecs  # only 16-bit colour PNGs need it (and it is a large import)
+
             return imagecodecs.png_decode(path.read_bytes()), head[25] == 4, False
         return None
     if im.format == "TIFF" and im.mode in ("RGB", "RGBA"):
@@ -661,6 +662,8 @@ def _encode(fh: BinaryIO, samples: np.ndarray, image: ImageData, fmt: str, quali
     if samples.dtype == np.uint16 and samples.ndim == 3:
         # 16-bit colour or grey + alpha: Pillow has no such mode.
         if fmt == "PNG":
+            import imagecodecs
+
             encoded = imagecodecs.png_encode(samples)
             fh.write(
                 encoded[:33] + _png_metadata_chunks(icc, exif, text, xmp) + encoded[33:]

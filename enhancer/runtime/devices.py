@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import platform
 from dataclasses import dataclass
 from functools import cache
 
@@ -182,3 +183,21 @@ def describe_devices() -> str:
     except ImportError:
         parts.append("onnxruntime: not installed")
     return "; ".join(parts)
+
+
+def describe_machine() -> str:
+    """CPU model, cores and accelerator, for the report."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    return f"{cpu}, {cores} cores; {describe_devices()}"

@@ -70,7 +70,7 @@ from enhancer.nets.irn import IRN, state_dict_from_onnx
 from enhancer.train.jpeg_simulation import JPEGSetting, jpeg_round_trip, random_setting
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "datasets" / "train"
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 # IRN paper's training recipe (authors' configs).
 PAPER_LR = 2e-4
 PAPER_BETAS = (0.9, 0.999)
