@@ -1,8 +1,9 @@
 """IRN's network speed on one torch device: ms per megapixel of a whole photo in each direction (float32 and
 bfloat16 autocast) and training iterations per second at a given batch, for the record of what a device buys.
 
-This times the network alone, one image at a time with no tiling, on random pixels (speed does not depend on
-the weights or the content); ``irn_big`` times the app's tiled path end to end on the CPU.
+This times the network alone, one image at a time with no tiling, on random pixels, with the shipped model's
+weights where one is installed (a randomly initialised net makes denormal numbers that slow a CPU tenfold; a
+GPU computes them at full speed); ``irn_big`` times the app's tiled path end to end on the CPU.
 
 ``python -m enhancer.bench.irn_device_speed --device cuda --size 4000x3000 --json speed.json``
 """
@@ -18,11 +19,24 @@ from pathlib import Path
 
 import torch
 
-from enhancer.nets.irn import IRN
+from enhancer.nets.irn import IRN, state_dict_from_onnx
 from enhancer.runtime.devices import describe_machine
 from enhancer.train.irn_train import irn_losses
 
 PRECISIONS = ("float32", "bfloat16")
+
+
+def shipped_or_random(scale: int) -> tuple[IRN, str]:
+    """IRN with the installed standard model's weights, else randomly initialised; and which it is."""
+    net = IRN(scale)
+    try:  # the method module needs the whole app's dependencies, which a bare GPU machine may lack
+        from enhancer.methods.irn import find_model
+
+        path = find_model(scale).restore_path
+    except (ImportError, ValueError):
+        return net, "random"
+    net.load_state_dict(state_dict_from_onnx(path)[0])
+    return net, path.name
 
 
 def _synchronise(device: torch.device) -> None:
@@ -49,7 +63,8 @@ def inference_speed(
 ) -> dict[str, float]:
     """Shrink (HR -> LR) and restore (LR, z = 0 -> HR) of one ``hr_size`` photo: ms per HR megapixel."""
     width, height = (side // scale * scale for side in hr_size)
-    net = IRN(scale).to(device).eval()
+    net, weights = shipped_or_random(scale)
+    net = net.to(device).eval()
     generator = torch.Generator().manual_seed(0)
     hr = torch.rand((1, 3, height, width), generator=generator).to(device)
     megapixels = width * height / 1e6
@@ -65,6 +80,7 @@ def inference_speed(
         "scale": scale,
         "hr_size": f"{width}x{height}",
         "precision": precision,
+        "weights": weights,
         "shrink_ms_per_mp": round(shrink * 1000 / megapixels, 2),
         "restore_ms_per_mp": round(restore * 1000 / megapixels, 2),
         "shrink_seconds": round(shrink, 4),
@@ -79,7 +95,8 @@ def training_speed(
     scale: int, batch: int, patch: int, device: torch.device, amp: bool, steps: int
 ) -> dict[str, float]:
     """Iterations per second of the standard recipe's step (losses, backward, Adam) on random patches."""
-    net = IRN(scale).to(device).to(memory_format=torch.channels_last)
+    net, weights = shipped_or_random(scale)
+    net = net.to(device).to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-4)
     generator = torch.Generator().manual_seed(0)
     patches = [torch.rand((batch, 3, patch, patch), generator=generator) for _ in range(4)]
@@ -107,6 +124,7 @@ def training_speed(
         "batch": batch,
         "patch": patch,
         "amp": amp,
+        "weights": weights,
         "iterations_per_second": round(steps / seconds, 2),
     }
 
