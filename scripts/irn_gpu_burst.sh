@@ -4,9 +4,12 @@
 # Here, once:   scripts/irn_gpu_burst.sh --prepare CHECKPOINT
 #   copies ../shared/datasets/train into out/gpu-carry/train (PNGs as lossless WebP, same pixels, so that data,
 #   code and checkpoint fit the tool's 64 MiB) and CHECKPOINT's weights (no optimiser state) to
-#   out/gpu-carry/start.pt. models/ and docs/ are too big to travel: take them out of the index for the call
+#   out/gpu-carry/start.pt. CHECKPOINT: a training checkpoint, or a shipped restore graph
+#   (models/irn_x2_jpeg_up.onnx: the JPEG-robust x2 shipped, 19,500 iterations, the last burst's result). models/ and docs/ are too big to travel: take them out of the index for the call
 #   (git rm -r -q --cached models docs; ignore them in .git/info/exclude) and put them back after (git reset -q).
-# On the GPU:   run(command="scripts/irn_gpu_burst.sh", carry=["out/gpu-carry"], timeout_s=540)
+# On the GPU:   run(command="PHASE_MINUTES=2.5 scripts/irn_gpu_burst.sh", carry=["out/gpu-carry"], timeout_s=560)
+#   (2026-12-04: 422 s there; about 7.6 minutes of device time with the start. The warm machine keeps
+#   out/gpu-burst-train, so a second call can --resume the runs; docs/BENCHMARKS.md "IRN on a lent GPU".)
 #
 # There: (1) the machine and IRN's speed on it (enhancer.bench.irn_device_speed: ms per MP each way for a
 # 12 MP photo, training iterations per second at the paper's batch); (2) two runs of RECIPE in parallel from
@@ -39,6 +42,8 @@ source = Path("../shared/datasets/train")
 for path in find_training_images(source):
     target = carry / "train" / path.relative_to(source)
     target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists() or target.with_suffix(".webp").exists():  # a second --prepare only swaps the weights
+        continue
     if path.suffix.lower() == ".png":
         with Image.open(path) as im:
             im.save(target.with_suffix(".webp"), "WEBP", lossless=True, quality=100, method=6)
@@ -48,8 +53,19 @@ for path in find_training_images(source):
         shutil.copyfile(path, target)
 held = lambda root: [p.relative_to(root).with_suffix("") for p in split_validation(find_training_images(root), 8)[1]]
 assert held(source) == held(carry / "train"), "the held-out validation images differ"
-state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-state.pop("optimizer", None)
+if checkpoint.suffix == ".onnx":  # a shipped restore graph (models/irn_x2_jpeg_up.onnx): the repo alone
+    import json
+
+    from enhancer.nets.irn import state_dict_from_onnx
+
+    net, iteration = state_dict_from_onnx(checkpoint)
+    entries = json.loads((checkpoint.parent / "manifest.json").read_text())["models"]
+    training = next(e for e in entries if e["file"] == checkpoint.name).get("training", {})
+    state = {"net": net, "iteration": iteration, "scale": 4 if "_x4" in checkpoint.name else 2,
+             "train_seconds": 3600 * training.get("hours", 0.0), "hardware": training.get("hardware", [])}
+else:
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    state.pop("optimizer", None)
 torch.save(state, carry / "start.pt")
 print(f"{carry}: iteration {state['iteration']}, best {state.get('best')}")
 EOF

@@ -39,7 +39,8 @@ level (the second starts as the identity). Examples::
     # A stronger standard model under it later: its IRN, the previous robust run's JPEGRepair
     python -m enhancer.train.irn_train --scale 2 --init out/campaign/x2/best.pt --robust jpeg --repair \
         --init-repair out/robust/x2-fw8/best.pt --forward-weight 8 --amp --threads 2 --batch 4 --patch 96 \
-        --channels-last --z-std 0 --lr-milestones 900,15100 --out out/robust/x2-campaign  # shipped: 16,981
+        --channels-last --z-std 0 --lr-milestones 900,15100,17000 --out out/robust/x2-campaign  # to 17,600, then
+    #   scripts/irn_gpu_burst.sh --prepare out/robust/x2-campaign/best.pt and its GPU call: shipped 19,500
     # x4 likewise, from the shipped x4 model with the x2 robust run's JPEGRepair (it works on the LR):
     python -m enhancer.train.irn_train --scale 4 --init out/campaign/x4/best.pt --robust jpeg --repair \
         --init-repair out/robust/x2-fw8/best.pt --forward-weight 32 --amp --threads 2 --batch 4 --patch 96 \
