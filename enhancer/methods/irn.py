@@ -113,7 +113,7 @@ class IRNOptions:
     survive_jpeg: bool = option(
         False,
         "shrink: use the model trained to survive a JPEG re-save (for sharing through a messenger or website, "
-        "which re-encode photos; worse if the file stays lossless: about 1.3 dB at x2, 0.9 dB at x4). "
+        "which re-encode photos; worse if the file stays lossless: about 1.3 dB at x2, 0.8 dB at x4). "
         "restore: the model for a file without its marker (with force); a marked file names its own model",
         label="Survive JPEG",
     )
