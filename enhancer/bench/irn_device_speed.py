@@ -70,11 +70,11 @@ def inference_speed(
     megapixels = width * height / 1e6
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bfloat16")
     with torch.inference_mode(), autocast:
-        lr_and_z = net(hr)
+        lr_and_z = net(hr)  # also the shrink's warm-up
         lr, z = IRN.split(lr_and_z)
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
-        shrink = median_seconds(lambda: net(hr), device, repeats)
+        shrink = median_seconds(lambda: net(hr), device, repeats, warmups=0)
         restore = median_seconds(lambda: net.inverse(IRN.join(lr, torch.zeros_like(z))), device, repeats)
     figures = {
         "scale": scale,
