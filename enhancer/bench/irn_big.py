@@ -54,8 +54,8 @@ def timed_command(args: list[str]) -> dict[str, float]:
 def tiled_against_whole(hr: np.ndarray, scale: int, engine: str) -> dict[str, float]:
     """Round trip of an HR crop as the app tiles it and as one tile: PSNR-Y of each and their difference."""
     model = find_model(scale)
-    down, _ = session_for(model.shrink_path, "cpu", engine)
-    up, _ = session_for(model.restore_path, "cpu", engine)
+    down, _ = session_for(model.shrink_path, "cpu", engine, model.int8_calibration)
+    up, _ = session_for(model.restore_path, "cpu", engine, model.int8_calibration)
     tile, overlap = _tile_layout(scale, 512, engine)
     scores = {}
     for name, (size, margin) in {"tiled": (tile, overlap), "whole": (10**6, 0)}.items():
@@ -86,7 +86,7 @@ def measure(photo: Path, size: tuple[int, int], scale: int, engines: list[str], 
         "size": [width, height],
         "scale": scale,
         "machine": describe_machine(),
-        "auto_engine": choose_engine("auto", "cpu", scale),
+        "auto_engine": choose_engine("auto", "cpu", scale, find_model(scale).int8_calibration is not None),
         "rows": [],
     }
     for engine in engines:
@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--photo", type=Path, required=True, help="any photo; resized to --size")
     parser.add_argument("--size", default="4000x3000", help="WIDTHxHEIGHT of the HR (default 12 MP)")
     parser.add_argument("--scale", type=int, choices=(2, 4), default=4)
-    parser.add_argument("--engines", default="onnx,bf16", help="comma-separated: onnx, bf16")
+    parser.add_argument("--engines", default="onnx,bf16", help="comma-separated: onnx, bf16, int8")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     width, height = (int(v) for v in args.size.lower().split("x"))

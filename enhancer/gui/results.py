@@ -47,9 +47,10 @@ INFO_LABELS = {
 }
 INFO_HIDDEN = ("provider", "precision")  # precision is told with the engine
 INFO_VALUES = {
-    "engine": {"bf16": "PyTorch", "onnx": "onnxruntime", "torch": "PyTorch"},
+    "engine": {"bf16": "PyTorch", "int8": "PyTorch", "onnx": "onnxruntime", "torch": "PyTorch"},
     "precision": {
         "bfloat16": "bfloat16 convolutions, float32 elsewhere (fast on this CPU)",
+        "int8 and bfloat16": "int8 and bfloat16 convolutions, float32 elsewhere (fastest on this CPU)",
         "float16": "float16 (half precision)",
     },
     "jpeg_repair": {

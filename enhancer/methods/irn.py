@@ -39,6 +39,7 @@ from enhancer.imaging.xmp import read_property, with_property, without_property
 from enhancer.methods.registry import Method, MethodResult, RunContext, option, register
 from enhancer.runtime.devices import (
     TORCH_BFLOAT16,
+    TORCH_INT8,
     cpu_has_native_bfloat16,
     cuda_available,
     onnx_providers,
@@ -64,16 +65,19 @@ MANIFEST_NAME = "manifest.json"
 # pixels' work, 4 px hold it too (Kodak, 64 px tiles: within 0.0002 dB, seams at most 2.5/255; 2 px:
 # 6.1/255) with 8 % less work on 192 px tiles.
 TILE_LR = {2: 512, 4: 320}
-# The bfloat16 engine is fastest on tiles that stay in cache: 4.1-4.8 s per output MP for x4 tiles of
-# 64-192 px against 7.2 s at 512 (this AMD EPYC), so its tiles are small.
-TILE_LR_BFLOAT16 = {2: 384, 4: 192}
+# The torch engines (bf16, int8) are fastest on tiles that stay in cache: 4.1-4.8 s per output MP for x4
+# tiles of 64-192 px against 7.2 s at 512 (bf16, this AMD EPYC), so their tiles are small.
+TILE_LR_TORCH = {2: 384, 4: 192}
 OVERLAP_LR = {2: 8, 4: 4}
 Z_MODES = ("zero", "sample")
-ENGINES = ("auto", "onnx", "bf16")
-PRECISION = {"onnx": "float32", "bf16": "bfloat16"}  # what each engine computes in (reported with a result)
+ENGINES = ("auto", "onnx", "bf16", "int8")
+TORCH_ENGINES = ("bf16", "int8")
+# What each engine computes in (reported with a result).
+PRECISION = {"onnx": "float32", "bf16": "bfloat16", "int8": "int8 and bfloat16"}
 # Where ``auto`` picks bf16 on such a CPU: the round trip holds (Set5 x4 32.103 vs 32.105 dB for float32 with the
 # x4 model before the 2026-12-04 campaign); at x2 bfloat16 costs 0.043 dB (40.256 vs 40.299), so x2 stays
-# float32 unless asked.
+# float32 unless asked. There the int8 engine, where the model is calibrated for it, holds the round trip as
+# bfloat16 does (Set5 x4 34.153 vs bf16's 34.153, float32 34.169) and is faster again.
 BFLOAT16_AUTO_SCALES = (4,)
 
 NOT_SHRUNK_MESSAGE = (
@@ -103,9 +107,10 @@ class IRNOptions:
     )
     engine: str = option(
         "auto",
-        "how to compute: auto (bf16 for x4 on a CPU that computes bfloat16 natively, about twice as fast "
-        "for the same quality; onnx otherwise and on a GPU), onnx (onnxruntime, float32) or bf16 (torch, "
-        "bfloat16 sub-networks; at x2 0.04 dB below float32)",
+        "how to compute: auto (int8, or bf16 for a model not calibrated for int8, for x4 on a CPU that "
+        "computes bfloat16 natively: two to three times as fast for the same quality; onnx otherwise and on a "
+        "GPU), onnx (onnxruntime, float32), bf16 (torch, bfloat16 sub-networks; at x2 0.04 dB below float32) "
+        "or int8 (torch, int8 and bfloat16 sub-networks)",
         choices=ENGINES,
         label="Engine",
         advanced=True,
@@ -329,6 +334,7 @@ class IRNModel:
     variant: str = "standard"
     superseded: bool = False
     repair: bool = False  # its restore graph takes a ``repair`` input (JPEGRepair for a re-encoded LR)
+    int8_calibration: Path | None = None  # the int8 engine's scales (``enhancer.train.irn_int8``), if any
 
 
 def installed_models() -> list[IRNModel]:
@@ -359,6 +365,7 @@ def installed_models() -> list[IRNModel]:
                 variant=str(entry.get("variant", "standard")),
                 superseded=bool(entry.get("superseded", False)),
                 repair=bool(entry.get("repair", False)),
+                int8_calibration=_calibration_for(folder, entry),
             )
         )
     return models
@@ -410,49 +417,77 @@ def device_info(provider: str, device: str) -> dict[str, str]:
     return info
 
 
-def session_for(path: Path, device: str, engine: str = "onnx") -> tuple[Any, str]:
+def session_for(
+    path: Path, device: str, engine: str = "onnx", calibration: Path | None = None
+) -> tuple[Any, str]:
     """A cached session for a graph (``run(None, feeds)`` as onnxruntime's) and the provider it runs on:
-    onnxruntime's, or for ``engine="bf16"`` the network rebuilt from the graph's weights in bfloat16."""
+    onnxruntime's, or for the torch engines (``bf16``, ``int8``; int8 needs the model's ``calibration``) the
+    network rebuilt from the graph's weights."""
     with _SESSION_LOCK:
         if engine == "bf16":
-            return _cached_bfloat16_graph(str(path)), TORCH_BFLOAT16
+            return _cached_torch_graph(str(path), "bf16", None), TORCH_BFLOAT16
+        if engine == "int8":
+            if calibration is None:
+                raise ValueError(
+                    "this IRN model has no int8 calibration (python -m enhancer.train.irn_int8); use the bf16 "
+                    "or onnx engine"
+                )
+            return _cached_torch_graph(str(path), "int8", str(calibration)), TORCH_INT8
         return _cached_session(str(path), device)
 
 
-def choose_engine(engine: str, device: str, scale: int) -> str:
-    """``auto`` -> ``bf16`` for a CPU job at a scale where it holds the round trip's quality
-    (``BFLOAT16_AUTO_SCALES``) on a CPU that computes bfloat16 natively, else ``onnx``."""
+def choose_engine(engine: str, device: str, scale: int, int8_ready: bool = False) -> str:
+    """``auto`` -> a torch engine for a CPU job at a scale where it holds the round trip's quality
+    (``BFLOAT16_AUTO_SCALES``) on a CPU that computes bfloat16 natively: ``int8`` for a model calibrated for
+    it (``int8_ready``), else ``bf16``; ``onnx`` everywhere else."""
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
-    if engine == "bf16" and device == "cuda":
-        raise ValueError("the bf16 engine runs on the CPU; use --device cpu or the onnx engine for the GPU")
+    if engine in TORCH_ENGINES and device == "cuda":
+        raise ValueError(
+            f"the {engine} engine runs on the CPU; use --device cpu or the onnx engine for the GPU"
+        )
     if engine != "auto":
         return engine
     on_gpu = device == "cuda" or (
         device == "auto" and cuda_available() and onnx_providers("auto").fallback is None
     )
-    fast = scale in BFLOAT16_AUTO_SCALES and not on_gpu and cpu_has_native_bfloat16()
-    return "bf16" if fast else "onnx"
+    if scale not in BFLOAT16_AUTO_SCALES or on_gpu or not cpu_has_native_bfloat16():
+        return "onnx"
+    return "int8" if int8_ready and int8_engine_available() else "bf16"
 
 
-class BFloat16Graph:
-    """One direction of IRN in torch with bfloat16 dense sub-networks, called like an onnxruntime session.
+def int8_engine_available() -> bool:
+    """True when this PyTorch has oneDNN's int8 convolutions (the int8 engine's)."""
+    import torch
+
+    return hasattr(torch.ops, "onednn") and hasattr(torch.ops.onednn, "qconv2d_pointwise")
+
+
+class TorchGraph:
+    """One direction of IRN in torch on the CPU, called like an onnxruntime session: the dense sub-networks in
+    bfloat16 (``engine="bf16"``) or int8 (``"int8"``, from the model's calibration), the couplings in float32.
 
     Rebuilt from the shipped graph's own weights, so it is the same model; its outputs differ from float32's
-    by bfloat16's rounding inside the sub-networks (round trips within 0.01 dB: docs/BENCHMARKS.md).
+    by the rounding inside the sub-networks (round trips within 0.02 dB at x4: docs/BENCHMARKS.md).
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, engine: str, calibration: Path | None = None) -> None:
         import torch
 
-        from enhancer.nets.irn import IRN, bfloat16_inference, state_dict_from_onnx
+        from enhancer.nets.irn import IRN, bfloat16_inference, int8_inference, state_dict_from_onnx
 
         state, _ = state_dict_from_onnx(path)
         scale = 4 if any(key.startswith("blocks.1.") for key in state) else 2
         blocks = 1 + max(int(key.split(".")[2]) for key in state if key.startswith("blocks.0."))
         net = IRN(scale, blocks_per_level=blocks, repair=any(key.startswith("repair.") for key in state))
         net.load_state_dict(state)
-        self.net = bfloat16_inference(net)
+        if engine == "int8":
+            if calibration is None:
+                raise ValueError("the int8 engine needs the model's calibration")
+            direction = "shrink" if path.name.endswith("_down.onnx") else "restore"
+            self.net = int8_inference(net, _read_int8_scales(calibration, direction))
+        else:
+            self.net = bfloat16_inference(net)
         self._torch = torch
         use_all_cores()
 
@@ -468,9 +503,28 @@ class BFloat16Graph:
         return [out.numpy()]
 
 
+def _calibration_for(folder: Path, entry: dict[str, Any]) -> Path | None:
+    """The int8 calibration file of a manifest entry, if it has one made for its weights (a re-exported
+    model is never run with the previous weights' scales)."""
+    name = entry.get("int8_calibration")
+    path = folder / name if name else None
+    if path is None or not path.is_file():
+        return None
+    try:
+        made_for = json.loads(path.read_text()).get("weights_sha256")
+    except (OSError, ValueError):
+        return None
+    return path if made_for == entry["external_data_sha256"] else None
+
+
+def _read_int8_scales(path: Path, direction: str) -> dict[str, list[float]]:
+    """One direction's int8 scales from a calibration file (``enhancer.train.irn_int8``)."""
+    return json.loads(path.read_text())[direction]
+
+
 @cache
-def _cached_bfloat16_graph(path: str) -> BFloat16Graph:
-    return BFloat16Graph(Path(path))
+def _cached_torch_graph(path: str, engine: str, calibration: str | None) -> TorchGraph:
+    return TorchGraph(Path(path), engine, Path(calibration) if calibration else None)
 
 
 # ---- shrink ----------------------------------------------------------------------------------------------
@@ -529,8 +583,8 @@ def shrink_with_irn(
     """Shrink by ``scale`` with IRN's forward graph into an 8-bit LR carrying the IRN marker."""
     options = options or IRNOptions()
     model = find_model(scale, "jpeg" if options.survive_jpeg else "standard")
-    engine = choose_engine(options.engine, context.device, scale)
-    session, provider = session_for(model.shrink_path, context.device, engine)
+    engine = choose_engine(options.engine, context.device, scale, model.int8_calibration is not None)
+    session, provider = session_for(model.shrink_path, context.device, engine, model.int8_calibration)
     progress = context.progress
     progress.report(0.0, "shrink", f"{image.width}×{image.height} ÷{scale} on {provider_in_words(provider)}")
     hr = _pad_to_multiple(image.pixels, scale)
@@ -666,8 +720,8 @@ def restore_with_irn(image: ImageData, scale: int, options: IRNOptions, context:
             f"the installed IRN x{scale} model was trained to restore with z = 0 only (a short CPU training); "
             "a sampled z would give noise. Use --z zero"
         )
-    engine = choose_engine(options.engine, context.device, scale)
-    session, provider = session_for(model.restore_path, context.device, engine)
+    engine = choose_engine(options.engine, context.device, scale, model.int8_calibration is not None)
+    session, provider = session_for(model.restore_path, context.device, engine, model.int8_calibration)
     progress = context.progress
     progress.report(0.0, "restore", f"{image.width}×{image.height} ×{scale} on {provider_in_words(provider)}")
     tile, overlap = _tile_layout(scale, context.tile_size, engine)
@@ -719,7 +773,7 @@ def restore_with_irn(image: ImageData, scale: int, options: IRNOptions, context:
 def _tile_layout(scale: int, tile_size: int, engine: str = "onnx") -> tuple[int, int]:
     """(tile, overlap) in LR pixels: the engine's memory-safe tile, smaller if the job asks for less."""
     overlap = OVERLAP_LR[scale]
-    largest = TILE_LR_BFLOAT16[scale] if engine == "bf16" else TILE_LR[scale]
+    largest = TILE_LR_TORCH[scale] if engine in TORCH_ENGINES else TILE_LR[scale]
     tile = min(largest, max(tile_size, 4 * overlap))
     return tile, overlap
 

@@ -288,3 +288,200 @@ def bfloat16_inference(net: IRN) -> IRN:
         for block in level:
             block.f, block.g, block.h = (BFloat16DenseBlock(sub) for sub in (block.f, block.g, block.h))
     return fast
+
+
+# ---- int8 inference -------------------------------------------------------------------------------------
+# oneDNN's int8 3x3 convolutions run at twice bfloat16's rate on CPUs with VNNI (AVX-512 BF16 CPUs have it),
+# and uint8 features halve what the dense blocks' concatenations copy. Each dense block's input and each
+# layer's output ("pieces") get one calibrated scale (symmetric, zero point 128); the scales are folded into
+# the weights per input channel, so one uint8 concatenation of pieces with different scales is one tensor.
+# What holds the round trip (Set5 x4 within 0.01 dB of float32, as bfloat16): the block's input, the
+# coupling's own image or detail channels, is carried as two uint8 pieces (coarse + residual, about 15 bits),
+# and the additive sub-network ``g``, whose output goes straight into the detail channels, computes its last
+# layer in bfloat16 from the unquantised features.
+INT8_ZERO_POINT = 128
+INT8_LEVELS = 127  # a piece's calibrated |max| maps to this level
+INT8_RESIDUAL_STEPS = 128  # the residual piece's steps per coarse step
+
+
+def _onednn_int8_available() -> bool:
+    return hasattr(torch.ops, "onednn") and hasattr(torch.ops.onednn, "qconv2d_pointwise")
+
+
+def _to_uint8(levels: torch.Tensor) -> torch.Tensor:
+    """Values already in quantisation levels (float) -> uint8 with zero point 128 (round to nearest)."""
+    signed = levels.round().clamp_(-INT8_LEVELS - 1, INT8_LEVELS).to(torch.int8)
+    return signed.view(torch.uint8).bitwise_xor_(INT8_ZERO_POINT)  # two's complement + 128
+
+
+class Int8DenseBlock(nn.Module):
+    """A trained ``DenseBlock`` for CPU inference with int8 convolutions (oneDNN): float32 in and out.
+
+    ``scales`` are the calibrated |max| / 127 of the block's input and of its four hidden outputs. With
+    ``bfloat16_last`` the last layer runs in bfloat16 on the unquantised features (for a sub-network whose
+    output is added to the detail channels as it is).
+    """
+
+    def __init__(self, block: DenseBlock, scales: list[float], bfloat16_last: bool = False) -> None:
+        super().__init__()
+        if len(scales) != DENSE_CONVS:
+            raise ValueError(f"a dense block needs {DENSE_CONVS} int8 scales, got {len(scales)}")
+        self.input_scale = float(scales[0])
+        self.bfloat16_last = bfloat16_last
+        in_channels = block.convs[0].in_channels
+        # Per input channel of each layer: the scale of the piece it comes from; the coarse and residual
+        # copies of the block's input share its weights (the residual's scaled down by its step).
+        piece_scales = [torch.full((in_channels,), float(scales[0]))]
+        piece_scales += [torch.full((DENSE_GROWTH,), float(s)) for s in scales[1:]]
+        self.packed: list[torch.Tensor] = []
+        self.weight_scales: list[torch.Tensor] = []
+        self.biases: list[torch.Tensor] = []
+        self.zero_points: list[torch.Tensor] = []
+        convs = block.convs if not bfloat16_last else block.convs[:-1]
+        for k, conv in enumerate(convs):
+            per_input = torch.cat(piece_scales[: k + 1])
+            weight = conv.weight.detach().float() * per_input.view(1, -1, 1, 1)
+            weight = torch.cat(
+                [
+                    weight[:, :in_channels],
+                    weight[:, :in_channels] / INT8_RESIDUAL_STEPS,
+                    weight[:, in_channels:],
+                ],
+                dim=1,
+            )
+            # The next piece's 1/scale is folded into this layer's output, so its output is in levels.
+            out_factor = 1.0 / float(scales[k + 1]) if k < DENSE_CONVS - 1 else 1.0
+            weight_scale = (weight.abs().amax(dim=(1, 2, 3)).clamp_min(1e-12) / INT8_LEVELS).double()
+            quantised = torch.round(weight / weight_scale.view(-1, 1, 1, 1).float()).clamp(-128, 127)
+            self.packed.append(
+                torch.ops.onednn.qconv_prepack(
+                    quantised.to(torch.int8),
+                    weight_scale,
+                    1.0,
+                    INT8_ZERO_POINT,
+                    [1, 1],
+                    [1, 1],
+                    [1, 1],
+                    1,
+                    None,
+                )
+            )
+            self.weight_scales.append(weight_scale * out_factor)
+            self.biases.append(conv.bias.detach().float() * out_factor)
+            self.zero_points.append(torch.zeros(conv.out_channels, dtype=torch.long))
+        if bfloat16_last:
+            last = block.convs[-1]
+            per_input = torch.cat(piece_scales)
+            self.last_weight = (
+                (last.weight.detach().float() * per_input.view(1, -1, 1, 1))
+                .to(torch.bfloat16)
+                .contiguous(memory_format=torch.channels_last)
+            )
+            self.last_bias = last.bias.detach().to(torch.bfloat16)
+
+    def _conv(self, k: int, features: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        return torch.ops.onednn.qconv2d_pointwise(
+            features,
+            1.0,
+            INT8_ZERO_POINT,
+            self.packed[k],
+            self.weight_scales[k],
+            self.zero_points[k],
+            self.biases[k],
+            [1, 1],
+            [1, 1],
+            [1, 1],
+            1,
+            1.0,
+            0,
+            dtype,
+            "none",
+            [],
+            "",
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        levels = x.contiguous(memory_format=torch.channels_last) * (1.0 / self.input_scale)
+        coarse = levels.round()
+        residual = (levels - coarse) * INT8_RESIDUAL_STEPS
+        pieces = [_to_uint8(torch.cat([coarse, residual], dim=1))]
+        hidden = [levels.to(torch.bfloat16)] if self.bfloat16_last else []
+        for k in range(DENSE_CONVS - 1):
+            out = F.leaky_relu(self._conv(k, torch.cat(pieces, 1), torch.bfloat16), LEAKY_SLOPE)
+            if self.bfloat16_last:
+                hidden.append(out)
+            pieces.append(_to_uint8(out))
+        if self.bfloat16_last:
+            out = F.conv2d(torch.cat(hidden, 1), self.last_weight, self.last_bias, padding=1)
+        else:
+            out = self._conv(DENSE_CONVS - 1, torch.cat(pieces, 1), torch.float32)
+        return out.float().contiguous()
+
+
+class _RangeRecorder(nn.Module):
+    """Runs a ``DenseBlock`` in float32 and keeps the largest |value| of its input and hidden outputs."""
+
+    def __init__(self, block: DenseBlock) -> None:
+        super().__init__()
+        self.block = block
+        self.maxima = [0.0] * DENSE_CONVS
+
+    def _seen(self, k: int, values: torch.Tensor) -> None:
+        self.maxima[k] = max(self.maxima[k], float(values.abs().max()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self._seen(0, x)
+        features = [x]
+        for k, conv in enumerate(self.block.convs[:-1]):
+            features.append(F.leaky_relu(conv(torch.cat(features, dim=1)), LEAKY_SLOPE))
+            self._seen(k + 1, features[-1])
+        return self.block.convs[-1](torch.cat(features, dim=1))
+
+
+SUBNETWORKS = ("f", "g", "h")
+
+
+def int8_calibration(net: IRN, images: list[torch.Tensor]) -> dict[str, dict[str, list[float]]]:
+    """For each direction (``"shrink"``, ``"restore"``) and dense block (``"blocks.<level>.<block>.<f|g|h>"``),
+    the five int8 scales (|max| / 127) seen on ``images`` (N x 3 x H x W in [0, 1], sides multiples of the
+    scale) as the app runs them: shrink, then the restore of the 8-bit LR with z = 0. Each direction has its
+    own, because a scale that also covers the other direction's range is coarser (Set5 x4: 0.005 dB)."""
+    recorders = {}
+    for direction in ("shrink", "restore"):
+        recorder = copy.deepcopy(net).eval()
+        for level in recorder.blocks:
+            for block in level:
+                for name in SUBNETWORKS:
+                    setattr(block, name, _RangeRecorder(getattr(block, name)))
+        recorders[direction] = recorder
+    with torch.inference_mode():
+        for hr in images:
+            lr, z = IRN.split(recorders["shrink"](hr))
+            lr = torch.round(lr.clamp(0, 1) * 255) / 255
+            recorders["restore"].inverse(IRN.join(lr, torch.zeros_like(z)))
+    return {
+        direction: {
+            f"blocks.{i}.{j}.{name}": [m / INT8_LEVELS for m in getattr(block, name).maxima]
+            for i, level in enumerate(recorder.blocks)
+            for j, block in enumerate(level)
+            for name in SUBNETWORKS
+        }
+        for direction, recorder in recorders.items()
+    }
+
+
+def int8_inference(net: IRN, scales: dict[str, list[float]]) -> IRN:
+    """A copy of ``net`` for CPU inference with int8 dense sub-networks (``Int8DenseBlock``; ``g``'s last
+    layer in bfloat16), from one direction's scales of ``int8_calibration``."""
+    if not _onednn_int8_available():
+        raise ValueError("this PyTorch has no oneDNN int8 convolutions; use the bf16 or onnx engine")
+    fast = copy.deepcopy(net).eval()
+    for i, level in enumerate(fast.blocks):
+        for j, block in enumerate(level):
+            for name in SUBNETWORKS:
+                key = f"blocks.{i}.{j}.{name}"
+                if key not in scales:
+                    raise ValueError(f"the int8 calibration has no scales for {key}")
+                sub = Int8DenseBlock(getattr(block, name), scales[key], bfloat16_last=name == "g")
+                setattr(block, name, sub)
+    return fast

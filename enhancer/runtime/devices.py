@@ -73,10 +73,12 @@ class OnnxProviders:
 
 
 TORCH_BFLOAT16 = "TorchBFloat16"  # not an onnxruntime provider: our torch bfloat16 path on the CPU
+TORCH_INT8 = "TorchInt8"  # likewise: our torch int8 path on the CPU
 PROVIDER_WORDS = {
     "CPUExecutionProvider": "CPU",
     "CUDAExecutionProvider": "NVIDIA GPU (CUDA)",
     TORCH_BFLOAT16: "CPU (bfloat16)",
+    TORCH_INT8: "CPU (int8)",
 }
 
 

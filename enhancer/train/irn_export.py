@@ -64,6 +64,11 @@ def weights_file(scale: int, variant: str = "standard", tag: str = "") -> str:
     return f"{_stem(scale, variant, tag)}.weights"
 
 
+def calibration_file(weights_name: str) -> str:
+    """A model's int8 calibration file (``enhancer.train.irn_int8``), named after its weights file."""
+    return Path(weights_name).stem + ".int8.json"
+
+
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -251,6 +256,9 @@ def keep_previous(models_dir: Path, scale: int, variant: str = "standard") -> No
     tag = sha[:8]
     weights = weights_file(scale, variant, tag)
     shutil.copyfile(models_dir / entries[0]["external_data"], models_dir / weights)
+    calibration = entries[0].get("int8_calibration")
+    if calibration and (models_dir / calibration).exists():
+        shutil.copyfile(models_dir / calibration, models_dir / calibration_file(weights))
     for entry in entries:
         old = models_dir / entry["file"]
         model = onnx.load(str(old), load_external_data=False)
@@ -261,6 +269,8 @@ def keep_previous(models_dir: Path, scale: int, variant: str = "standard") -> No
         new = models_dir / model_file(scale, entry["direction"], variant, tag)
         onnx.save(model, str(new))
         entry.update(file=new.name, sha256=sha256_of(new), external_data=weights, superseded=True)
+        if calibration:
+            entry["int8_calibration"] = calibration_file(weights)
         entry.setdefault("variant", variant)
     update_manifest(models_dir, entries)
 
@@ -318,6 +328,7 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="keep the model being replaced (superseded) so files it shrank still restore exactly",
     )
+    parser.add_argument("--no-int8", action="store_true", help="skip the int8 engine's calibration")
     args = parser.parse_args(argv)
     net, facts = load_checkpoint(args.checkpoint)
     if net.scale != args.scale:
@@ -331,6 +342,13 @@ def main(argv: list[str] | None = None) -> None:
     for entry in export_irn(net, args.out, training=training, variant=variant):
         if entry["scale"] == args.scale and entry.get("variant") == variant and not entry.get("superseded"):
             print(f"{entry['file']}: sha256 {entry['sha256'][:16]}..., weights {entry['external_data']}")
+    if not args.no_int8:
+        from enhancer.train.irn_int8 import CALIBRATION_FOLDER, DEFAULT_DATA, calibrate
+
+        if (DEFAULT_DATA / CALIBRATION_FOLDER).is_dir():
+            print(f"int8 calibration: {calibrate(args.out, args.scale, variant, DEFAULT_DATA).name}")
+        else:
+            print(f"int8 calibration skipped: no {DEFAULT_DATA / CALIBRATION_FOLDER}")
 
 
 if __name__ == "__main__":
