@@ -241,7 +241,7 @@ def test_bench_measures_irn_round_trip_with_either_engine(tmp_path, capsys):
     import json
 
     means = {}
-    for engine in ("onnx", "bf16"):
+    for engine in ("onnx", "bf16", "int8"):
         report = tmp_path / f"{engine}.json"
         flags = ["--method", "irn", "--scale", "4", "--engine", engine, "--json", str(report), "--quiet"]
         assert main(["bench", "--dataset", str(data), *flags]) == 0
@@ -250,6 +250,8 @@ def test_bench_measures_irn_round_trip_with_either_engine(tmp_path, capsys):
     assert means["onnx"]["irn"]["psnr"] > means["onnx"]["bicubic"]["psnr"] + 2
     # bfloat16 sub-networks: the same model, the same x4 round trip (a 96 x 80 crop: within 0.03 dB; Set5 0.002)
     assert abs(means["bf16"]["irn"]["psnr"] - means["onnx"]["irn"]["psnr"]) < 0.03
+    # int8 and bfloat16 sub-networks: likewise (Set5 the same as bf16's)
+    assert abs(means["int8"]["irn"]["psnr"] - means["onnx"]["irn"]["psnr"]) < 0.03
 
 
 def test_bench_center_crop_measures_the_middle_of_each_image(tmp_path, capsys):

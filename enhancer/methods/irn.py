@@ -474,13 +474,9 @@ class TorchGraph:
     def __init__(self, path: Path, engine: str, calibration: Path | None = None) -> None:
         import torch
 
-        from enhancer.nets.irn import IRN, bfloat16_inference, int8_inference, state_dict_from_onnx
+        from enhancer.nets.irn import bfloat16_inference, int8_inference, irn_from_state, state_dict_from_onnx
 
-        state, _ = state_dict_from_onnx(path)
-        scale = 4 if any(key.startswith("blocks.1.") for key in state) else 2
-        blocks = 1 + max(int(key.split(".")[2]) for key in state if key.startswith("blocks.0."))
-        net = IRN(scale, blocks_per_level=blocks, repair=any(key.startswith("repair.") for key in state))
-        net.load_state_dict(state)
+        net = irn_from_state(state_dict_from_onnx(path)[0])
         if engine == "int8":
             if calibration is None:
                 raise ValueError("the int8 engine needs the model's calibration")

@@ -255,6 +255,15 @@ def state_dict_from_onnx(path: Path) -> tuple[dict[str, torch.Tensor], int]:
     return state, int(metadata.get("training_iterations", 0))
 
 
+def irn_from_state(state: dict[str, torch.Tensor]) -> IRN:
+    """The IRN (scale, blocks per level, repair) that a state_dict describes, with those parameters loaded."""
+    scale = 4 if any(key.startswith("blocks.1.") for key in state) else 2
+    blocks = 1 + max(int(key.split(".")[2]) for key in state if key.startswith("blocks.0."))
+    net = IRN(scale, blocks_per_level=blocks, repair=any(key.startswith("repair.") for key in state))
+    net.load_state_dict(state)
+    return net
+
+
 class BFloat16DenseBlock(nn.Module):
     """A trained ``DenseBlock`` for inference in bfloat16, channels-last: float32 in and out.
 

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from enhancer.nets.irn import IRN, int8_calibration, state_dict_from_onnx
+from enhancer.nets.irn import int8_calibration, irn_from_state, state_dict_from_onnx
 from enhancer.train.irn_export import (
     MODELS_DIR,
     VARIANTS,
@@ -63,9 +63,7 @@ def calibrate(models_dir: Path, scale: int, variant: str, data: Path) -> Path:
     if not entries:
         raise ValueError(f"no current IRN x{scale} {variant} model in {models_dir}")
     restore_entry = next(e for e in entries if e["direction"] == "restore")
-    state, _ = state_dict_from_onnx(models_dir / restore_entry["file"])
-    net = IRN(scale, repair=any(key.startswith("repair.") for key in state))
-    net.load_state_dict(state)
+    net = irn_from_state(state_dict_from_onnx(models_dir / restore_entry["file"])[0])
     folder = data / CALIBRATION_FOLDER
     scales = int8_calibration(net.eval(), calibration_images(folder, scale))
     facts: dict[str, Any] = {

@@ -197,17 +197,71 @@ def test_bfloat16_engine_tiles_like_the_whole_image(models_dir):
     assert np.abs(tiled - whole).mean() < 0.1 / 255
 
 
+def _shipped_current() -> list[irn.IRNModel]:
+    """The current shipped models (not the small random one the fixture exports where none are shipped)."""
+    if not (SHIPPED / "manifest.json").exists():
+        pytest.skip("no shipped models in this checkout")
+    return [m for m in irn.installed_models() if not m.superseded and m.shrink_path.parent == SHIPPED]
+
+
+def test_shipped_models_are_calibrated_for_int8_on_their_own_weights(monkeypatch):
+    monkeypatch.setenv(irn.MODELS_ENV, str(SHIPPED))
+    current = _shipped_current()
+    assert {(m.scale, m.variant) for m in current} >= {(2, "standard"), (4, "standard"), (4, "jpeg")}
+    for model in current:  # None also when the file belongs to other weights (a re-export not recalibrated)
+        assert model.int8_calibration is not None, (model.scale, model.variant)
+
+
+def test_int8_engine_is_the_same_model_within_int8_rounding(monkeypatch):
+    monkeypatch.setenv(irn.MODELS_ENV, str(SHIPPED))
+    model = next(m for m in _shipped_current() if m.scale == 4 and m.variant == "standard")
+    pixels = smooth_image(64, 80, seed=4)
+    results = {}
+    for engine in ("onnx", "int8"):
+        down, _ = irn.session_for(model.shrink_path, "cpu", engine, model.int8_calibration)
+        up, provider = irn.session_for(model.restore_path, "cpu", engine, model.int8_calibration)
+        lr = quantize_8bit(np.clip(irn.shrink_pixels(pixels, down, 4, tile=1000, overlap=0), 0, 1))
+        restored = irn.restore_pixels(lr.astype(np.float32), up, 4, tile=1000, overlap=0)
+        results[engine] = (lr, restored, provider)
+    assert results["int8"][2] == "TorchInt8"
+    assert np.abs(results["int8"][0] - results["onnx"][0]).max() < 2.5 / 255  # the LR: a level or two at most
+    assert np.abs(results["int8"][1] - results["onnx"][1]).mean() < 0.5 / 255
+
+
+def test_int8_engine_refuses_a_calibration_made_for_other_weights(monkeypatch):
+    monkeypatch.setenv(irn.MODELS_ENV, str(SHIPPED))
+    model = next(m for m in _shipped_current() if m.scale == 2 and m.variant == "standard")
+    entry = {"int8_calibration": model.int8_calibration.name, "external_data_sha256": "0" * 64}
+    assert irn._calibration_for(SHIPPED, entry) is None  # another model's scales would be silently wrong
+    assert irn._calibration_for(SHIPPED, {"external_data_sha256": model.weights_sha256}) is None
+    with pytest.raises(ValueError, match="no int8 calibration"):
+        irn.session_for(model.restore_path, "cpu", "int8", None)
+
+
+def test_restore_with_the_int8_engine_reports_it(monkeypatch):
+    monkeypatch.setenv(irn.MODELS_ENV, str(SHIPPED))
+    _shipped_current()
+    small = shrink(ImageData(smooth_image(24, 24)))
+    result = run_job(Job(small, "irn", 2, {"engine": "int8"}, "cpu", action="restore"))
+    assert result.info["engine"] == "int8" and result.info["device"] == "CPU (int8)"
+    assert result.info["precision"] == "int8 and bfloat16"
+
+
 def test_engine_choice(monkeypatch):
     monkeypatch.setattr(irn, "cpu_has_native_bfloat16", lambda: True)
     monkeypatch.setattr(irn, "cuda_available", lambda: False)
     assert irn.choose_engine("auto", "cpu", 4) == "bf16"  # same x4 quality, about twice as fast
+    assert irn.choose_engine("auto", "cpu", 4, int8_ready=True) == "int8"  # the same again, faster still
+    assert irn.choose_engine("auto", "cpu", 2, int8_ready=True) == "onnx"
     assert irn.choose_engine("auto", "cpu", 2) == "onnx"  # at x2 bfloat16 costs 0.04 dB: float32
     assert irn.choose_engine("onnx", "cpu", 4) == "onnx"
     monkeypatch.setattr(irn, "cpu_has_native_bfloat16", lambda: False)
     assert irn.choose_engine("auto", "cpu", 4) == "onnx"  # emulated bfloat16 would be slower
     assert irn.choose_engine("bf16", "cpu", 2) == "bf16"  # asked for: given
-    with pytest.raises(ValueError, match="runs on the CPU"):
-        irn.choose_engine("bf16", "cuda", 4)
+    assert irn.choose_engine("auto", "cpu", 4, int8_ready=True) == "onnx"
+    for engine in ("bf16", "int8"):
+        with pytest.raises(ValueError, match="runs on the CPU"):
+            irn.choose_engine(engine, "cuda", 4)
     with pytest.raises(ValueError, match="engine must be"):
         irn.choose_engine("fast", "cpu", 4)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from enhancer.nets.irn import IRN, DenseBlock, haar_forward, haar_inverse, z_channels
 
@@ -151,3 +152,53 @@ def test_bfloat16_inference_is_the_same_network_within_bfloat16_rounding():
         assert (y_fast - y).abs().max() < 0.02
         back = fast.inverse(y)
     assert (back - hr).abs().max() < 0.02  # the couplings stay float32: still (almost) exactly invertible
+
+
+def test_int8_dense_block_computes_the_float_block_within_int8_rounding():
+    from enhancer.nets.irn import Int8DenseBlock
+
+    torch.manual_seed(3)
+    block = DenseBlock(3, 9).eval()
+    torch.nn.init.normal_(block.convs[-1].weight, 0.0, 0.05)
+    x = torch.rand(1, 3, 24, 40) * 0.8 - 0.1
+    with torch.inference_mode():
+        features = [x]
+        for conv in block.convs[:-1]:
+            features.append(F.leaky_relu(conv(torch.cat(features, 1)), 0.2))
+        reference = block(x)
+    scales = [float(f.abs().max()) / 127 for f in features]
+    for bfloat16_last in (False, True):
+        fast = Int8DenseBlock(block, scales, bfloat16_last=bfloat16_last)
+        with torch.inference_mode():
+            out = fast(x)
+        assert out.dtype == torch.float32 and out.shape == reference.shape
+        error = (out - reference).abs().max() / reference.abs().max()
+        assert 0 < error < 0.03, bfloat16_last  # int8 levels: close, not bit-equal
+    with pytest.raises(ValueError, match="5 int8 scales"):
+        Int8DenseBlock(block, scales[:4])
+
+
+def test_int8_inference_from_its_calibration_keeps_the_round_trip():
+    from enhancer.nets.irn import Int8DenseBlock, int8_calibration, int8_inference
+
+    net = perturbed_irn(4, blocks=2).eval()
+    images = [torch.rand(1, 3, 32, 48), torch.rand(1, 3, 16, 16)]
+    scales = int8_calibration(net, images)
+    assert set(scales) == {"shrink", "restore"}
+    keys = {f"blocks.{i}.{j}.{n}" for i in range(2) for j in range(2) for n in "fgh"}
+    for direction in scales.values():
+        assert set(direction) == keys
+        assert all(len(v) == 5 and all(s > 0 for s in v) for v in direction.values())
+    down, up = int8_inference(net, scales["shrink"]), int8_inference(net, scales["restore"])
+    assert all(isinstance(b.g, Int8DenseBlock) and b.g.bfloat16_last for level in up.blocks for b in level)
+    assert not any(isinstance(b.f, Int8DenseBlock) for level in net.blocks for b in level)
+    hr = images[0]
+    with torch.inference_mode():
+        y, y_fast = net(hr), down(hr)
+        assert (y_fast - y).abs().max() < 0.02
+        lr = torch.round(y[:, :3].clamp(0, 1) * 255) / 255
+        exact = net.inverse(torch.cat([lr, torch.zeros_like(y[:, 3:])], 1))
+        fast = up.inverse(torch.cat([lr, torch.zeros_like(y[:, 3:])], 1))
+    assert (fast - exact).abs().mean() < 0.5 / 255
+    with pytest.raises(ValueError, match=r"no scales for blocks\.0\.0\.f"):
+        int8_inference(net, {})
