@@ -51,11 +51,13 @@ def reencode(lr8: np.ndarray, codec: str, quality: int | None, subsampling: str 
     return np.asarray(Image.open(buffer).convert("RGB"), dtype=np.float32) / 255.0
 
 
-def measure(dataset: Path, scale: int, limit: int | None = None, variant: str = "standard") -> dict:
+def measure(
+    dataset: Path, scale: int, limit: int | None = None, variant: str = "standard", engine: str = "onnx"
+) -> dict:
     model = find_model(scale, variant)
-    shrink_session, _ = session_for(model.shrink_path, "cpu")
-    restore_session, _ = session_for(model.restore_path, "cpu")
-    tile, overlap = _tile_layout(scale, 512)
+    shrink_session, _ = session_for(model.shrink_path, "cpu", engine, model.int8_calibration)
+    restore_session, _ = session_for(model.restore_path, "cpu", engine, model.int8_calibration)
+    tile, overlap = _tile_layout(scale, 512, engine)
     files = sorted(p for p in dataset.iterdir() if p.suffix.lower() in (".png", ".bmp", ".jpg"))[:limit]
     rows = []
     started = time.perf_counter()
@@ -100,6 +102,7 @@ def measure(dataset: Path, scale: int, limit: int | None = None, variant: str = 
         "dataset": str(dataset),
         "scale": scale,
         "variant": variant,
+        "engine": engine,
         "model_sha256": model.weights_sha256,
         "images": len(rows),
         "machine": describe_machine(),
@@ -116,8 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--variant", choices=("standard", "jpeg"), default="standard")
+    parser.add_argument("--engine", choices=("onnx", "bf16", "int8"), default="onnx")
     args = parser.parse_args(argv)
-    report = measure(args.dataset, args.scale, args.limit, args.variant)
+    report = measure(args.dataset, args.scale, args.limit, args.variant, args.engine)
     for name, methods in report["mean"].items():
         irn, bicubic = methods["irn"], methods["bicubic"]
         print(
