@@ -457,10 +457,10 @@ def choose_engine(engine: str, device: str, scale: int, int8_ready: bool = False
 
 
 def int8_engine_available() -> bool:
-    """True when this PyTorch has oneDNN's int8 convolutions (the int8 engine's)."""
-    import torch
+    """True when this PyTorch has the int8 engine's convolutions (imported only when asked: torch is large)."""
+    from enhancer.nets.irn import onednn_int8_available
 
-    return hasattr(torch.ops, "onednn") and hasattr(torch.ops.onednn, "qconv2d_pointwise")
+    return onednn_int8_available()
 
 
 class TorchGraph:

@@ -313,7 +313,8 @@ INT8_LEVELS = 127  # a piece's calibrated |max| maps to this level
 INT8_RESIDUAL_STEPS = 128  # the residual piece's steps per coarse step
 
 
-def _onednn_int8_available() -> bool:
+def onednn_int8_available() -> bool:
+    """True when this PyTorch has oneDNN's int8 convolutions (x86 builds do)."""
     return hasattr(torch.ops, "onednn") and hasattr(torch.ops.onednn, "qconv2d_pointwise")
 
 
@@ -482,7 +483,7 @@ def int8_calibration(net: IRN, images: list[torch.Tensor]) -> dict[str, dict[str
 def int8_inference(net: IRN, scales: dict[str, list[float]]) -> IRN:
     """A copy of ``net`` for CPU inference with int8 dense sub-networks (``Int8DenseBlock``; ``g``'s last
     layer in bfloat16), from one direction's scales of ``int8_calibration``."""
-    if not _onednn_int8_available():
+    if not onednn_int8_available():
         raise ValueError("this PyTorch has no oneDNN int8 convolutions; use the bf16 or onnx engine")
     fast = copy.deepcopy(net).eval()
     for i, level in enumerate(fast.blocks):
