@@ -97,11 +97,15 @@ class DenseBlock(nn.Module):
         nn.init.zeros_(self.convs[-1].weight)
         nn.init.zeros_(self.convs[-1].bias)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The input and the four hidden outputs: what the last convolution sees, concatenated."""
         features = [x]
         for conv in self.convs[:-1]:
             features.append(self.activation(conv(torch.cat(features, dim=1))))
-        return self.convs[-1](torch.cat(features, dim=1))
+        return features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.convs[-1](torch.cat(self.features(x), dim=1))
 
 
 class CouplingBlock(nn.Module):
@@ -436,15 +440,10 @@ class _RangeRecorder(nn.Module):
         self.block = block
         self.maxima = [0.0] * DENSE_CONVS
 
-    def _seen(self, k: int, values: torch.Tensor) -> None:
-        self.maxima[k] = max(self.maxima[k], float(values.abs().max()))
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self._seen(0, x)
-        features = [x]
-        for k, conv in enumerate(self.block.convs[:-1]):
-            features.append(F.leaky_relu(conv(torch.cat(features, dim=1)), LEAKY_SLOPE))
-            self._seen(k + 1, features[-1])
+        features = self.block.features(x)
+        for k, values in enumerate(features):
+            self.maxima[k] = max(self.maxima[k], float(values.abs().max()))
         return self.block.convs[-1](torch.cat(features, dim=1))
 
 
